@@ -1,0 +1,61 @@
+# Paycenter. `make run` and `make test` are the Quick start; see README.md.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run up test test-slow bench lint format check migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## run: the embedded default — SQLite, eager Celery, demo data — on http://127.0.0.1:$(PORT)
+run: $(VENV)/.runtime
+	DEBUG=1 ALLOW_PRIVATE_NOTIFY_URLS=1 $(BIN)/python manage.py migrate --no-input
+	DEBUG=1 ALLOW_PRIVATE_NOTIFY_URLS=1 $(BIN)/python manage.py seed_demo
+	DEBUG=1 ALLOW_PRIVATE_NOTIFY_URLS=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+## up: production-like — gunicorn, Celery worker and beat — against DATABASE_URL / REDIS_URL
+up: $(VENV)/.runtime
+	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "make up needs DATABASE_URL and REDIS_URL"; exit 2; }
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	mkdir -p var
+	PORT=$(PORT) $(BIN)/honcho start -f Procfile
+
+## test: the whole default suite, on PostgreSQL and Redis (embedded ones when the URLs are unset)
+test: $(VENV)/.dev
+	$(BIN)/python -m tests.services $(BIN)/pytest -m "not slow and not bench" $(PYTEST_ARGS)
+
+test-slow: $(VENV)/.dev
+	$(BIN)/python -m tests.services $(BIN)/pytest -m slow $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev
+	$(BIN)/python -m tests.services $(BIN)/pytest tests/bench -m bench -s $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+format: $(VENV)/.dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check: lint test
+
+migrate: $(VENV)/.runtime
+	$(BIN)/python manage.py migrate --no-input
+
+clean:
+	rm -rf $(VENV) db.sqlite3 var staticfiles

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from accounts.api import views
+
+urlpatterns = [
+    path("customers", views.CustomerCreateApi.as_view(), name="customer-create"),
+    path("accounts/<int:account_id>", views.AccountDetailApi.as_view(), name="account-detail"),
+]

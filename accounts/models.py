@@ -1,0 +1,159 @@
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import F, Q
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from accounts.choices import AccountKind, AccountStatus, MerchantStatus
+from paycenter.crypto import EncryptedTextField
+
+ZERO = Decimal("0")
+
+
+class Merchant(ConcurrentTransitionMixin, models.Model):
+    """A business that takes payments. Onboarding: applied → active → suspended → closed."""
+
+    name = models.CharField(max_length=200)
+    contact_email = models.EmailField(blank=True)
+    status = FSMField(
+        max_length=16, choices=MerchantStatus.choices, default=MerchantStatus.APPLIED, protected=True
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @transition(field=status, source=MerchantStatus.APPLIED, target=MerchantStatus.ACTIVE)
+    def activate(self) -> None:
+        """Operations approved the merchant: its apps may call the API."""
+
+    @transition(field=status, source=MerchantStatus.ACTIVE, target=MerchantStatus.SUSPENDED)
+    def suspend(self) -> None:
+        """Stop taking payments until reinstated; balances stay."""
+
+    @transition(field=status, source=MerchantStatus.SUSPENDED, target=MerchantStatus.ACTIVE)
+    def reinstate(self) -> None:
+        """Take payments again."""
+
+    @transition(
+        field=status,
+        source=[MerchantStatus.APPLIED, MerchantStatus.ACTIVE, MerchantStatus.SUSPENDED],
+        target=MerchantStatus.CLOSED,
+    )
+    def close(self) -> None:
+        """For good; nothing reopens a closed merchant."""
+
+
+class MerchantApp(models.Model):
+    """An integration of a merchant with API credentials. The secret is encrypted at rest
+    and shown once, when the app is created."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="apps")
+    app_id = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    secret = EncryptedTextField(editable=False)
+    notify_url = models.URLField(max_length=500, blank=True)
+    ip_allowlist = models.TextField(
+        blank=True, help_text="Addresses or networks (CIDR), one per line; empty allows any."
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "merchant app"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.app_id})"
+
+    def allowlist_entries(self) -> tuple[str, ...]:
+        return tuple(e.strip() for e in self.ip_allowlist.replace(",", "\n").splitlines() if e.strip())
+
+
+class Customer(models.Model):
+    """A payer as one merchant knows them, by the merchant's own `external_id`."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="customers")
+    external_id = models.CharField(max_length=128)
+    name = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "external_id"], name="customer_unique_merchant_external_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Account(models.Model):
+    """Money held in one currency. Balances are read here and changed only by ledger
+    postings; the database refuses a state that breaks the invariants (A5)."""
+
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts",
+        help_text="empty for the platform's own accounts",
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts"
+    )
+    kind = models.CharField(max_length=32, choices=AccountKind.choices)
+    currency = models.CharField(max_length=3)
+    # Plain decimals with one currency column rather than three MoneyFields with three
+    # currency columns: the invariants below are then single CHECKs on one row.
+    total = models.DecimalField(max_digits=20, decimal_places=3, default=ZERO)
+    available = models.DecimalField(max_digits=20, decimal_places=3, default=ZERO)
+    frozen = models.DecimalField(max_digits=20, decimal_places=3, default=ZERO)
+    allow_overdraft = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(frozen__gte=0), name="account_frozen_not_negative"),
+            models.CheckConstraint(
+                condition=Q(available__gte=0) | Q(allow_overdraft=True),
+                name="account_available_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(total=F("available") + F("frozen")),
+                name="account_total_is_available_plus_frozen",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=AccountKind.CUSTOMER_WALLET)
+                | Q(customer__isnull=False, merchant__isnull=False),
+                name="account_wallet_has_customer",
+            ),
+            models.UniqueConstraint(
+                fields=["customer", "kind", "currency"],
+                condition=Q(customer__isnull=False),
+                name="account_unique_customer_kind_currency",
+            ),
+            models.UniqueConstraint(
+                fields=["merchant", "kind", "currency"],
+                condition=Q(customer__isnull=True, merchant__isnull=False),
+                name="account_unique_merchant_kind_currency",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "currency"],
+                condition=Q(merchant__isnull=True),
+                name="account_unique_platform_kind_currency",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.currency}"
+
+    @property
+    def owner_type(self) -> str:
+        if self.customer_id:
+            return "customer"
+        return "merchant" if self.merchant_id else "platform"

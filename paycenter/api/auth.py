@@ -1,0 +1,125 @@
+"""HMAC request signing for merchant apps (API.md, Authentication).
+
+Checks run in this order: known app → timestamp window → signature → source address →
+nonce. The nonce is remembered only after the signature is good, so a forged request can
+not burn a real caller's nonce.
+"""
+
+import ipaddress
+import time
+from dataclasses import dataclass, field
+from functools import cache
+
+from django.conf import settings
+from django.core.cache import cache as nonce_store
+from django.utils.module_loading import import_string
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from paycenter.api.signing import sign_request, signatures_match
+from paycenter.errors import (
+    InvalidApp,
+    InvalidSignature,
+    IpNotAllowed,
+    ReplayedRequest,
+    TimestampOutOfRange,
+)
+
+
+@dataclass(frozen=True)
+class AppCredentials:
+    """What the kernel needs to know of a merchant app; accounts supplies it."""
+
+    pk: int
+    app_id: str
+    merchant_id: int
+    secret: str
+    active: bool
+    ip_allowlist: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class AppCaller:
+    """request.user for app calls: the app and the merchant it acts for."""
+
+    app_pk: int
+    app_id: str
+    merchant_id: int
+
+    is_authenticated = True
+    is_anonymous = False
+
+
+@cache
+def _credentials_getter():  # noqa: ANN202
+    return import_string(settings.PAYCENTER_APP_CREDENTIALS)
+
+
+def address_allowed(address: str, allowlist: tuple[str, ...]) -> bool:
+    if not allowlist:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(entry, strict=False) for entry in allowlist)
+
+
+class AppSignatureAuthentication(BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[AppCaller, AppCredentials]:
+        try:
+            return self._authenticate(request)
+        except Exception:
+            # DRF marks the request anonymous only for its own exception types; without
+            # this, a later look at request.user would run (and fail) the checks again.
+            request._not_authenticated()
+            raise
+
+    def _authenticate(self, request: Request) -> tuple[AppCaller, AppCredentials]:
+        headers = request._request.headers
+        app_id = headers.get("X-App-Id", "")
+        credentials = _credentials_getter()(app_id=app_id) if app_id else None
+        if credentials is None or not credentials.active:
+            raise InvalidApp()
+
+        timestamp = headers.get("X-Timestamp", "")
+        if not timestamp.isdigit() or len(timestamp) > 12:
+            raise TimestampOutOfRange("X-Timestamp must be unix seconds.", field="X-Timestamp")
+        window = settings.PAYCENTER_SIGNATURE_WINDOW_SECONDS
+        if abs(time.time() - int(timestamp)) > window:
+            raise TimestampOutOfRange()
+
+        nonce = headers.get("X-Nonce", "")
+        if not 8 <= len(nonce) <= 64 or not nonce.isascii() or not nonce.isprintable():
+            raise InvalidSignature("X-Nonce must be 8 to 64 printable characters.", field="X-Nonce")
+        expected = sign_request(
+            secret=credentials.secret,
+            method=request.method,
+            path=request._request.get_full_path(),
+            timestamp=timestamp,
+            nonce=nonce,
+            body=request._request.body,
+        )
+        if not signatures_match(expected, headers.get("X-Signature", "")):
+            raise InvalidSignature()
+
+        if not address_allowed(request._request.META.get("REMOTE_ADDR", ""), credentials.ip_allowlist):
+            raise IpNotAllowed()
+
+        nonce_key = f"nonce:{credentials.app_id}:{nonce}"
+        if not nonce_store.add(nonce_key, 1, timeout=settings.PAYCENTER_NONCE_TTL_SECONDS):
+            raise ReplayedRequest()
+
+        caller = AppCaller(
+            app_pk=credentials.pk, app_id=credentials.app_id, merchant_id=credentials.merchant_id
+        )
+        return caller, credentials
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'HMAC-SHA256 realm="paycenter"'
+
+
+class IsMerchantApp(BasePermission):
+    def has_permission(self, request: Request, view: object) -> bool:
+        return isinstance(request.user, AppCaller)

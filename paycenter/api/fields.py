@@ -1,0 +1,71 @@
+"""Serializer fields for money: decimal strings in, decimal strings out, never floats."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from paycenter.errors import PaycenterError
+from paycenter.money import currency_exponent, format_amount, parse_amount
+
+
+class CurrencyField(serializers.CharField):
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("max_length", 3)
+        kwargs.setdefault("min_length", 3)
+        kwargs.setdefault("default", settings.PAYCENTER_DEFAULT_CURRENCY)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: object) -> str:
+        currency = super().to_internal_value(data).upper()
+        if currency not in settings.CURRENCIES:
+            raise serializers.ValidationError(f"Unsupported currency {currency}.", code="invalid_currency")
+        try:
+            currency_exponent(currency)
+        except PaycenterError as exc:
+            raise serializers.ValidationError(exc.message, code=exc.code) from None
+        return currency
+
+
+_AMOUNT_SCHEMA = {"type": "string", "pattern": r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", "example": "12.30"}
+
+
+@extend_schema_field(_AMOUNT_SCHEMA)
+class AmountField(serializers.Field):
+    """An amount checked against the currency given beside it in the same body."""
+
+    def __init__(self, *, currency_field: str = "currency", allow_zero: bool = False, **kwargs: object) -> None:
+        self.currency_field = currency_field
+        self.allow_zero = allow_zero
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: object) -> Decimal:
+        initial = getattr(self.parent, "initial_data", None) or {}
+        currency = initial.get(self.currency_field) or settings.PAYCENTER_DEFAULT_CURRENCY
+        if not isinstance(currency, str):
+            raise serializers.ValidationError("currency must be a string.", code="invalid_currency")
+        try:
+            return parse_amount(data, currency.upper(), field=self.field_name, allow_zero=self.allow_zero)
+        except PaycenterError as exc:
+            raise serializers.ValidationError(exc.message, code=exc.code) from None
+
+    def to_representation(self, value: Decimal) -> str:
+        return str(value)
+
+
+@extend_schema_field(_AMOUNT_SCHEMA)
+class MoneyAmountField(serializers.Field):
+    """Reads an amount attribute and formats it in the minor unit of `instance.currency`."""
+
+    def __init__(self, *, currency_attr: str = "currency", **kwargs: object) -> None:
+        self.currency_attr = currency_attr
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance: object) -> tuple[Decimal, str]:
+        return super().get_attribute(instance), getattr(instance, self.currency_attr)
+
+    def to_representation(self, value: tuple[Decimal, str]) -> str:
+        amount, currency = value
+        return format_amount(amount, currency)

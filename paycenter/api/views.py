@@ -1,0 +1,82 @@
+"""The base of every app-facing API view: signed, and idempotent on POST."""
+
+from django.http import HttpResponse
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from paycenter.idempotency import (
+    StoredResponse,
+    idempotency_claim,
+    idempotency_complete,
+    idempotency_release,
+    request_fingerprint,
+)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+class _Replay(Exception):
+    def __init__(self, stored: StoredResponse) -> None:
+        self.stored = stored
+
+
+class AppApi(APIView):
+    """Subclasses implement get/post; this adds the Idempotency-Key contract to POST."""
+
+    _claim = None
+
+    def initial(self, request: Request, *args: object, **kwargs: object) -> None:
+        super().initial(request, *args, **kwargs)  # authentication, permissions, throttles
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        if request.method != "POST" or key is None:
+            return
+        django_request = request._request
+        outcome = idempotency_claim(
+            app_id=request.user.app_id,
+            key=key,
+            fingerprint=request_fingerprint(
+                method=request.method, path=django_request.get_full_path(), body=django_request.body
+            ),
+            now=timezone.now(),
+        )
+        if isinstance(outcome, StoredResponse):
+            raise _Replay(outcome)
+        self._claim = outcome
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:
+        if isinstance(exc, _Replay):
+            response = HttpResponse(
+                exc.stored.body, status=exc.stored.status, content_type="application/json"
+            )
+            response[REPLAY_HEADER] = "true"
+            return response
+        try:
+            return super().handle_exception(exc)
+        except Exception:
+            self._release()
+            raise
+
+    def finalize_response(self, request: Request, response: Response, *args: object, **kwargs: object):  # noqa: ANN201
+        response = super().finalize_response(request, response, *args, **kwargs)
+        claim, self._claim = self._claim, None
+        if claim is not None:
+            if response.status_code >= 500:
+                idempotency_release(record=claim)
+            elif hasattr(response, "render"):
+                # Render now so the stored body is byte for byte what this client receives.
+                response.render()
+                idempotency_complete(
+                    record=claim,
+                    status=response.status_code,
+                    body=response.content.decode(),
+                    now=timezone.now(),
+                )
+        return response
+
+    def _release(self) -> None:
+        claim, self._claim = self._claim, None
+        if claim is not None:
+            idempotency_release(record=claim)

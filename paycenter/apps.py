@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class PaycenterConfig(AppConfig):
+    name = "paycenter"
+    verbose_name = "Paycenter kernel"
+
+    def ready(self) -> None:
+        from paycenter import trace
+        from paycenter.api import schema  # noqa: F401  (registers the signing scheme)
+
+        trace.connect_celery_signals()
