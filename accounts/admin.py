@@ -1,7 +1,7 @@
 """Merchant onboarding for operations staff. Every write goes through accounts.services."""
 
-from django.contrib import admin, messages
 from django import forms
+from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -58,14 +58,22 @@ class MerchantAdmin(FSMAdminMixin, admin.ModelAdmin):
             Merchant.objects.filter(pk=obj.pk).update(contact_email=obj.contact_email)
             return
         created = services.merchant_create(
-            name=obj.name, contact_email=obj.contact_email, actor=request.user.get_username(), now=timezone.now()
+            name=obj.name,
+            contact_email=obj.contact_email,
+            actor=request.user.get_username(),
+            now=timezone.now(),
         )
         obj.pk = created.pk
 
-    def _apply_fsm_transition(self, *, obj: Merchant, transition_name: str, request: HttpRequest, kwargs: object = None) -> bool:
+    def _apply_fsm_transition(
+        self, *, obj: Merchant, transition_name: str, request: HttpRequest, kwargs: object = None
+    ) -> bool:
         try:
             services.merchant_transition(
-                merchant_id=obj.pk, transition=transition_name, actor=request.user.get_username(), now=timezone.now()
+                merchant_id=obj.pk,
+                transition=transition_name,
+                actor=request.user.get_username(),
+                now=timezone.now(),
             )
         except PaycenterError as exc:
             self.message_user(request, exc.message, level=messages.ERROR)
@@ -109,7 +117,11 @@ class MerchantAppAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: MerchantApp | None = None) -> list[str]:
         editable = ["name", "notify_url", "ip_allowlist"]
-        return ["merchant", *editable] if obj is None else ["merchant", "app_id", *editable, "enabled", "created_at"]
+        return (
+            ["merchant", *editable]
+            if obj is None
+            else ["merchant", "app_id", *editable, "enabled", "created_at"]
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: MerchantApp | None = None) -> list[str]:
         return [] if obj is None else ["merchant", "app_id", "created_at"]
@@ -118,18 +130,29 @@ class MerchantAppAdmin(admin.ModelAdmin):
         actor, now = request.user.get_username(), timezone.now()
         if change:
             services.app_update(
-                app_pk=obj.pk, name=obj.name, notify_url=obj.notify_url, ip_allowlist=obj.ip_allowlist,
-                enabled=obj.enabled, actor=actor, now=now,
+                app_pk=obj.pk,
+                name=obj.name,
+                notify_url=obj.notify_url,
+                ip_allowlist=obj.ip_allowlist,
+                enabled=obj.enabled,
+                actor=actor,
+                now=now,
             )
             return
         app, secret = services.app_create(
-            merchant_id=obj.merchant_id, name=obj.name, notify_url=obj.notify_url,
-            ip_allowlist=obj.ip_allowlist, actor=actor, now=now,
+            merchant_id=obj.merchant_id,
+            name=obj.name,
+            notify_url=obj.notify_url,
+            ip_allowlist=obj.ip_allowlist,
+            actor=actor,
+            now=now,
         )
         obj.pk, obj.app_id = app.pk, app.app_id
         request._paycenter_new_secret = secret  # handed to response_add, never stored
 
-    def response_add(self, request: HttpRequest, obj: MerchantApp, post_url_continue: str | None = None) -> HttpResponse:
+    def response_add(
+        self, request: HttpRequest, obj: MerchantApp, post_url_continue: str | None = None
+    ) -> HttpResponse:
         secret = getattr(request, "_paycenter_new_secret", None)
         if secret is None:
             return super().response_add(request, obj, post_url_continue)
@@ -158,7 +181,17 @@ class CustomerAdmin(ReadOnlyAdmin):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ["id", "kind", "currency", "merchant", "customer", "total", "available", "frozen", "status"]
+    list_display = [
+        "id",
+        "kind",
+        "currency",
+        "merchant",
+        "customer",
+        "total",
+        "available",
+        "frozen",
+        "status",
+    ]
     list_filter = ["kind", "currency", "status"]
     search_fields = ["customer__external_id", "merchant__name"]
     list_select_related = ["merchant", "customer"]

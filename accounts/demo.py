@@ -19,15 +19,17 @@ def seed(context: dict) -> None:
     now = timezone.now()
     merchant = Merchant.objects.filter(name=DEMO_MERCHANT).order_by("id").first()
     if merchant is None:
-        merchant, app, secret = services.merchant_onboard(
-            name=DEMO_MERCHANT, actor="seed_demo", now=now
-        )
+        merchant, app, secret = services.merchant_onboard(name=DEMO_MERCHANT, actor="seed_demo", now=now)
     else:
         if merchant.status == MerchantStatus.APPLIED:
-            services.merchant_transition(merchant_id=merchant.pk, transition="activate", actor="seed_demo", now=now)
+            services.merchant_transition(
+                merchant_id=merchant.pk, transition="activate", actor="seed_demo", now=now
+            )
         app = MerchantApp.objects.filter(merchant=merchant).order_by("id").first()
         if app is None:
-            app, secret = services.app_create(merchant_id=merchant.pk, name=DEMO_MERCHANT, actor="seed_demo", now=now)
+            app, secret = services.app_create(
+                merchant_id=merchant.pk, name=DEMO_MERCHANT, actor="seed_demo", now=now
+            )
         # Demo only: a real app's secret is shown once and never again.
         secret = app.secret
     customer, _ = services.customer_get_or_create(merchant_id=merchant.pk, external_id=DEMO_CUSTOMER, now=now)

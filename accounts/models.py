@@ -98,7 +98,11 @@ class Account(models.Model):
     postings; the database refuses a state that breaks the invariants (A5)."""
 
     merchant = models.ForeignKey(
-        Merchant, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts",
+        Merchant,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="accounts",
         help_text="empty for the platform's own accounts",
     )
     customer = models.ForeignKey(

@@ -22,9 +22,7 @@ def app_credentials_get(*, app_id: str) -> AppCredentials | None:
 def account_get(*, merchant_id: int, account_id: int) -> Account:
     """One of the merchant's accounts; another merchant's id is simply not found."""
     account = (
-        Account.objects.select_related("customer")
-        .filter(pk=account_id, merchant_id=merchant_id)
-        .first()
+        Account.objects.select_related("customer").filter(pk=account_id, merchant_id=merchant_id).first()
     )
     if account is None:
         raise NotFound("No such account.")

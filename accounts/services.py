@@ -30,7 +30,9 @@ def allowlist_check(ip_allowlist: str) -> str:
             try:
                 ipaddress.ip_network(entry.strip(), strict=False)
             except ValueError:
-                raise InvalidRequest(f"{entry.strip()!r} is not an address or network.", field="ip_allowlist") from None
+                raise InvalidRequest(
+                    f"{entry.strip()!r} is not an address or network.", field="ip_allowlist"
+                ) from None
     return ip_allowlist.strip()
 
 
@@ -45,7 +47,9 @@ def merchant_create(*, name: str, contact_email: str = "", actor: str, now: date
         merchant=merchant,
         now=now,
     )
-    audit_record(actor=actor, action="merchant.create", target=merchant, now=now, data={"name": merchant.name})
+    audit_record(
+        actor=actor, action="merchant.create", target=merchant, now=now, data={"name": merchant.name}
+    )
     return merchant
 
 

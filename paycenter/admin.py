@@ -41,8 +41,12 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Dispatch the selected pending messages now")
     def dispatch_now(self, request: HttpRequest, queryset: QuerySet) -> None:
-        results = [outbox_dispatch(message_id=pk, now=timezone.now()) for pk in queryset.values_list("pk", flat=True)]
-        self.message_user(request, f"{results.count('delivered')} delivered of {len(results)}.", messages.INFO)
+        results = [
+            outbox_dispatch(message_id=pk, now=timezone.now()) for pk in queryset.values_list("pk", flat=True)
+        ]
+        self.message_user(
+            request, f"{results.count('delivered')} delivered of {len(results)}.", messages.INFO
+        )
 
 
 @admin.register(IdempotencyRecord)

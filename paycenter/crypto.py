@@ -41,9 +41,9 @@ def decrypt(token: str) -> str:
 class EncryptedTextField(models.TextField):
     """Stores ciphertext; Python code sees plaintext. Never put one in a form or a log."""
 
-    def from_db_value(self, value, expression, connection):  # noqa: ANN001, ANN201
+    def from_db_value(self, value, expression, connection):
         return None if value is None else decrypt(value)
 
-    def get_prep_value(self, value):  # noqa: ANN001, ANN201
+    def get_prep_value(self, value):
         value = super().get_prep_value(value)
         return None if value in (None, "") else encrypt(value)

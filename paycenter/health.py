@@ -36,4 +36,6 @@ def health(request: HttpRequest) -> JsonResponse:
             logger.warning("health: %s failed: %s", name, exc)
             checks[name] = "error"
     healthy = all(result == "ok" for result in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503
+    )

@@ -72,9 +72,7 @@ def idempotency_claim(
     raise RequestInProgress()
 
 
-def idempotency_complete(
-    *, record: IdempotencyRecord, status: int, body: str, now: datetime
-) -> None:
+def idempotency_complete(*, record: IdempotencyRecord, status: int, body: str, now: datetime) -> None:
     IdempotencyRecord.objects.filter(
         pk=record.pk, status=IdempotencyRecord.Status.IN_PROGRESS, created_at=record.created_at
     ).update(

@@ -49,21 +49,17 @@ def minor_unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-currency_exponent(currency))
 
 
-def parse_amount(
-    value: object, currency: str, *, field: str = "amount", allow_zero: bool = False
-) -> Decimal:
+def parse_amount(value: object, currency: str, *, field: str = "amount", allow_zero: bool = False) -> Decimal:
     """A decimal string in major units → an exact Decimal; anything else is InvalidAmount."""
     if not isinstance(value, str):
-        raise InvalidAmount("Amounts are decimal strings such as \"12.30\".", field=field)
+        raise InvalidAmount('Amounts are decimal strings such as "12.30".', field=field)
     match = _AMOUNT_PATTERN.match(value)
     if match is None:
         raise InvalidAmount(f"{value[:32]!r} is not a decimal amount.", field=field)
     exponent = currency_exponent(currency)
     decimals = len(match.group(2) or ".") - 1
     if decimals > exponent:
-        raise InvalidAmount(
-            f"{currency} amounts have at most {exponent} decimal places.", field=field
-        )
+        raise InvalidAmount(f"{currency} amounts have at most {exponent} decimal places.", field=field)
     amount = Decimal(value)
     if amount == 0 and not allow_zero:
         raise InvalidAmount("The amount must be greater than zero.", field=field)

@@ -82,11 +82,9 @@ def _enqueue(message_id: int) -> None:
 
 def _claim(*, message_id: int, now: datetime) -> OutboxMessage | None:
     claimable = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
-    claimed = (
-        OutboxMessage.objects.filter(
-            claimable, pk=message_id, status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now
-        ).update(locked_until=now + LEASE, attempts=F("attempts") + 1)
-    )
+    claimed = OutboxMessage.objects.filter(
+        claimable, pk=message_id, status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now
+    ).update(locked_until=now + LEASE, attempts=F("attempts") + 1)
     if not claimed:
         return None
     return OutboxMessage.objects.get(pk=message_id)
@@ -112,9 +110,7 @@ def _run(message: OutboxMessage, *, now: datetime) -> str:
     )
     handler = handler_for(message.topic)
     if handler is None:
-        mine.update(
-            status=OutboxMessage.Status.FAILED, locked_until=None, last_error="no handler for topic"
-        )
+        mine.update(status=OutboxMessage.Status.FAILED, locked_until=None, last_error="no handler for topic")
         logger.error("outbox: no handler for topic %s (message %s)", message.topic, message.pk)
         return "failed"
     try:
@@ -123,13 +119,22 @@ def _run(message: OutboxMessage, *, now: datetime) -> str:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         if message.attempts >= handler.max_attempts:
             mine.update(status=OutboxMessage.Status.FAILED, locked_until=None, last_error=error)
-            logger.error("outbox: message %s failed for good after %s attempts: %s", message.pk, message.attempts, error)
+            logger.error(
+                "outbox: message %s failed for good after %s attempts: %s",
+                message.pk,
+                message.attempts,
+                error,
+            )
             return "failed"
         delay = handler.backoff_seconds[min(message.attempts, len(handler.backoff_seconds)) - 1]
-        mine.update(
-            locked_until=None, last_error=error, next_attempt_at=now + timedelta(seconds=delay)
+        mine.update(locked_until=None, last_error=error, next_attempt_at=now + timedelta(seconds=delay))
+        logger.warning(
+            "outbox: message %s attempt %s failed, retry in %ss: %s",
+            message.pk,
+            message.attempts,
+            delay,
+            error,
         )
-        logger.warning("outbox: message %s attempt %s failed, retry in %ss: %s", message.pk, message.attempts, delay, error)
         return "retry"
     mine.update(status=OutboxMessage.Status.DELIVERED, locked_until=None, delivered_at=now, last_error="")
     return "delivered"
@@ -138,9 +143,7 @@ def _run(message: OutboxMessage, *, now: datetime) -> str:
 def outbox_due_ids(*, now: datetime, limit: int = 500) -> list[int]:
     claimable = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
     return list(
-        OutboxMessage.objects.filter(
-            claimable, status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now
-        )
+        OutboxMessage.objects.filter(claimable, status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now)
         .order_by("next_attempt_at")
         .values_list("pk", flat=True)[:limit]
     )

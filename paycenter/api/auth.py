@@ -52,7 +52,7 @@ class AppCaller:
 
 
 @cache
-def _credentials_getter():  # noqa: ANN202
+def _credentials_getter():
     return import_string(settings.PAYCENTER_APP_CREDENTIALS)
 
 

@@ -35,7 +35,9 @@ _AMOUNT_SCHEMA = {"type": "string", "pattern": r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", 
 class AmountField(serializers.Field):
     """An amount checked against the currency given beside it in the same body."""
 
-    def __init__(self, *, currency_field: str = "currency", allow_zero: bool = False, **kwargs: object) -> None:
+    def __init__(
+        self, *, currency_field: str = "currency", allow_zero: bool = False, **kwargs: object
+    ) -> None:
         self.currency_field = currency_field
         self.allow_zero = allow_zero
         super().__init__(**kwargs)

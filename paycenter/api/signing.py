@@ -9,9 +9,7 @@ def string_to_sign(*, method: str, path: str, timestamp: str, nonce: str, body: 
     return "\n".join([method.upper(), path, timestamp, nonce, body_hash])
 
 
-def sign_request(
-    *, secret: str, method: str, path: str, timestamp: str, nonce: str, body: bytes
-) -> str:
+def sign_request(*, secret: str, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
     message = string_to_sign(method=method, path=path, timestamp=timestamp, nonce=nonce, body=body)
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 

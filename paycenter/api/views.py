@@ -59,7 +59,7 @@ class AppApi(APIView):
             self._release()
             raise
 
-    def finalize_response(self, request: Request, response: Response, *args: object, **kwargs: object):  # noqa: ANN201
+    def finalize_response(self, request: Request, response: Response, *args: object, **kwargs: object):
         response = super().finalize_response(request, response, *args, **kwargs)
         claim, self._claim = self._claim, None
         if claim is not None:

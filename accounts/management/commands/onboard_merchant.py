@@ -10,7 +10,7 @@ from paycenter.errors import PaycenterError
 class Command(BaseCommand):
     help = "Create an active merchant with one app and print its credentials (the secret once)."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--name", required=True)
         parser.add_argument("--notify-url", default="")
         parser.add_argument("--json", action="store_true")
@@ -18,7 +18,10 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         try:
             merchant, app, secret = merchant_onboard(
-                name=options["name"], notify_url=options["notify_url"], actor="onboard_merchant", now=timezone.now()
+                name=options["name"],
+                notify_url=options["notify_url"],
+                actor="onboard_merchant",
+                now=timezone.now(),
             )
         except PaycenterError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc

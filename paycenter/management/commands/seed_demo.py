@@ -9,7 +9,7 @@ from paycenter.demo import seeders
 class Command(BaseCommand):
     help = "Create (or keep) the demo merchant, app, customer and balances. Idempotent."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--json", action="store_true", help="print the demo app's credentials as JSON")
 
     def handle(self, *args: object, **options: object) -> None:
