@@ -10,19 +10,9 @@ from django_fsm.admin import FSMAdminMixin
 
 from accounts import services
 from accounts.models import Account, Customer, Merchant, MerchantApp
+from paycenter.adminutils import ReadOnlyAdmin, amount_column
 from paycenter.errors import PaycenterError
 from paycenter.netguard import notify_url_check
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 class MerchantAppInline(admin.TabularInline):
@@ -195,3 +185,6 @@ class AccountAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "currency", "status"]
     search_fields = ["customer__external_id", "merchant__name"]
     list_select_related = ["merchant", "customer"]
+    total = amount_column("total_minor", "total")
+    available = amount_column("available_minor", "available")
+    frozen = amount_column("frozen_minor", "frozen")

@@ -1,13 +1,9 @@
-from decimal import Decimal
-
 from django.db import models
 from django.db.models import F, Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from accounts.choices import AccountKind, AccountStatus, MerchantStatus
 from paycenter.crypto import EncryptedTextField
-
-ZERO = Decimal("0")
 
 
 class Merchant(ConcurrentTransitionMixin, models.Model):
@@ -110,25 +106,30 @@ class Account(models.Model):
     )
     kind = models.CharField(max_length=32, choices=AccountKind.choices)
     currency = models.CharField(max_length=3)
-    # Plain decimals with one currency column rather than three MoneyFields with three
-    # currency columns: the invariants below are then single CHECKs on one row.
-    total = models.DecimalField(max_digits=20, decimal_places=3, default=ZERO)
-    available = models.DecimalField(max_digits=20, decimal_places=3, default=ZERO)
-    frozen = models.DecimalField(max_digits=20, decimal_places=3, default=ZERO)
+    # Integer minor units (docs/money.md): exact in SQL on every backend, so the CHECKs
+    # below hold exactly — SQLite would compare DECIMAL columns as floats.
+    total_minor = models.BigIntegerField(default=0)
+    available_minor = models.BigIntegerField(default=0)
+    frozen_minor = models.BigIntegerField(default=0)
     allow_overdraft = models.BooleanField(default=False)
+    buffered = models.BooleanField(
+        default=False,
+        help_text="Hot account: incoming postings are buffered and applied in batches (docs/ledger.md).",
+    )
+    seq = models.BigIntegerField(default=0, help_text="number of the last posting applied to the balance")
     status = models.CharField(max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
     created_at = models.DateTimeField()
 
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.CheckConstraint(condition=Q(frozen__gte=0), name="account_frozen_not_negative"),
+            models.CheckConstraint(condition=Q(frozen_minor__gte=0), name="account_frozen_not_negative"),
             models.CheckConstraint(
-                condition=Q(available__gte=0) | Q(allow_overdraft=True),
+                condition=Q(available_minor__gte=0) | Q(allow_overdraft=True),
                 name="account_available_not_negative",
             ),
             models.CheckConstraint(
-                condition=Q(total=F("available") + F("frozen")),
+                condition=Q(total_minor=F("available_minor") + F("frozen_minor")),
                 name="account_total_is_available_plus_frozen",
             ),
             models.CheckConstraint(

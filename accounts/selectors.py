@@ -1,7 +1,6 @@
 from accounts.choices import MerchantStatus
 from accounts.models import Account, Customer, MerchantApp
 from paycenter.api.auth import AppCredentials
-from paycenter.errors import NotFound
 
 
 def app_credentials_get(*, app_id: str) -> AppCredentials | None:
@@ -17,16 +16,6 @@ def app_credentials_get(*, app_id: str) -> AppCredentials | None:
         active=app.enabled and app.merchant.status == MerchantStatus.ACTIVE,
         ip_allowlist=app.allowlist_entries(),
     )
-
-
-def account_get(*, merchant_id: int, account_id: int) -> Account:
-    """One of the merchant's accounts; another merchant's id is simply not found."""
-    account = (
-        Account.objects.select_related("customer").filter(pk=account_id, merchant_id=merchant_id).first()
-    )
-    if account is None:
-        raise NotFound("No such account.")
-    return account
 
 
 def customer_accounts(*, customer: Customer) -> list[Account]:

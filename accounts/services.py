@@ -45,6 +45,7 @@ def merchant_create(*, name: str, contact_email: str = "", actor: str, now: date
         kind=AccountKind.MERCHANT_SETTLEMENT,
         currency=settings.PAYCENTER_DEFAULT_CURRENCY,
         merchant=merchant,
+        buffered=True,
         now=now,
     )
     audit_record(
@@ -183,6 +184,7 @@ def account_open(
     merchant_id: int | None = None,
     customer: Customer | None = None,
     allow_overdraft: bool = False,
+    buffered: bool = False,
     now: datetime,
 ) -> Account:
     """The account of this owner, kind and currency; opened (empty) when missing."""
@@ -194,7 +196,9 @@ def account_open(
         return account
     try:
         with transaction.atomic():
-            return Account.objects.create(**lookup, allow_overdraft=allow_overdraft, created_at=now)
+            return Account.objects.create(
+                **lookup, allow_overdraft=allow_overdraft, buffered=buffered, created_at=now
+            )
     except IntegrityError:
         return Account.objects.get(**lookup)
 
@@ -207,5 +211,6 @@ def platform_account(*, kind: str, currency: str, now: datetime) -> Account:
         kind=kind,
         currency=currency,
         allow_overdraft=kind in {AccountKind.CHANNEL_CLEARING, AccountKind.PLATFORM_FUNDING},
+        buffered=True,
         now=now,
     )

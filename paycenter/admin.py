@@ -3,19 +3,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from paycenter.adminutils import ReadOnlyAdmin
 from paycenter.models import AuditEntry, IdempotencyRecord, OutboxMessage
 from paycenter.outbox import outbox_dispatch
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(AuditEntry)

@@ -1,5 +1,8 @@
 """Exact money (C7): parsing, quantizing and allocation, never a float.
 
+The database stores amounts as integers in the currency's minor unit (`*_minor` columns);
+the API speaks decimal strings in major units. Conversion happens here and only here.
+
 Rounding rule: amounts entering the system must already be exact in the currency's minor
 unit (ISO 4217) — more decimals are rejected, never rounded. Where the system itself
 divides money (splits, discounts, fees), it allocates whole minor units by the largest
@@ -68,7 +71,7 @@ def parse_amount(value: object, currency: str, *, field: str = "amount", allow_z
     return quantize(amount, currency)
 
 
-def quantize(amount: Decimal, currency: str) -> Decimal:
+def quantize(amount: Decimal, currency: str, *, field: str | None = None) -> Decimal:
     """The amount in the currency's minor unit; refuses to drop any digit."""
     if not isinstance(amount, Decimal):
         raise TypeError(f"money must be Decimal, not {type(amount).__name__}")
@@ -76,9 +79,9 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
     try:
         exact = amount.quantize(unit)
     except InvalidOperation:
-        raise InvalidAmount("The amount is not a finite number.") from None
+        raise InvalidAmount("The amount is not a finite number.", field=field) from None
     if exact != amount:
-        raise InvalidAmount(f"{amount} has more decimals than {currency} allows.")
+        raise InvalidAmount(f"{amount} has more decimals than {currency} allows.", field=field)
     return exact
 
 
@@ -86,12 +89,22 @@ def format_amount(amount: Decimal, currency: str) -> str:
     return str(quantize(amount, currency))
 
 
-def to_minor(amount: Decimal, currency: str) -> int:
-    return int(quantize(amount, currency).scaleb(currency_exponent(currency)))
+def to_minor(amount: Decimal, currency: str, *, field: str | None = None) -> int:
+    return int(quantize(amount, currency, field=field).scaleb(currency_exponent(currency)))
 
 
 def from_minor(units: int, currency: str) -> Decimal:
     return quantize(Decimal(units).scaleb(-currency_exponent(currency)), currency)
+
+
+def format_minor(units: int, currency: str) -> str:
+    """Minor units as the API's decimal string: 1230, "CNY" → "12.30"."""
+    return str(from_minor(units, currency))
+
+
+def parse_minor(value: object, currency: str, *, field: str = "amount", allow_zero: bool = False) -> int:
+    """parse_amount, in the minor units the database stores."""
+    return to_minor(parse_amount(value, currency, field=field, allow_zero=allow_zero), currency)
 
 
 def allocate(total: Decimal, weights: Sequence[Decimal | int], currency: str) -> list[Decimal]:

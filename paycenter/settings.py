@@ -168,7 +168,7 @@ CURRENCIES = ("CNY", "USD", "EUR", "HKD", "JPY", "GBP", "KRW", "SGD", "BHD", "KW
 DEFAULT_CURRENCY = PAYCENTER_DEFAULT_CURRENCY
 
 # Celery: Redis when REDIS_URL is set, otherwise tasks run in-process at once.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://localhost/")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True

@@ -6,9 +6,9 @@ from paycenter.api.fields import CurrencyField, MoneyAmountField
 
 class AccountOutput(serializers.ModelSerializer):
     owner = serializers.SerializerMethodField()
-    total = MoneyAmountField()
-    available = MoneyAmountField()
-    frozen = MoneyAmountField()
+    total = MoneyAmountField(source="total_minor")
+    available = MoneyAmountField(source="available_minor")
+    frozen = MoneyAmountField(source="frozen_minor")
 
     class Meta:
         model = Account

@@ -4,5 +4,4 @@ from accounts.api import views
 
 urlpatterns = [
     path("customers", views.CustomerCreateApi.as_view(), name="customer-create"),
-    path("accounts/<int:account_id>", views.AccountDetailApi.as_view(), name="account-detail"),
 ]

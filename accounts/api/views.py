@@ -5,7 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import selectors, services
-from accounts.api.serializers import AccountOutput, CustomerInput, CustomerOutput
+from accounts.api.serializers import CustomerInput, CustomerOutput
 from paycenter.api.views import AppApi
 
 
@@ -26,10 +26,3 @@ class CustomerCreateApi(AppApi):
             }
         ).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
-
-
-class AccountDetailApi(AppApi):
-    @extend_schema(responses=AccountOutput)
-    def get(self, request: Request, account_id: int) -> Response:
-        account = selectors.account_get(merchant_id=request.user.merchant_id, account_id=account_id)
-        return Response(AccountOutput(account).data)

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from paycenter.errors import PaycenterError
-from paycenter.money import currency_exponent, format_amount, parse_amount
+from paycenter.money import currency_exponent, format_minor, parse_amount
 
 
 class CurrencyField(serializers.CharField):
@@ -33,41 +33,49 @@ _AMOUNT_SCHEMA = {"type": "string", "pattern": r"^(0|[1-9][0-9]*)(\.[0-9]+)?$", 
 
 @extend_schema_field(_AMOUNT_SCHEMA)
 class AmountField(serializers.Field):
-    """An amount checked against the currency given beside it in the same body."""
+    """A decimal string in major units → an exact Decimal. When the body names a currency
+    the decimals are checked against it here; otherwise the caller converts with
+    `paycenter.money.to_minor(amount, currency, field=...)` once it knows the currency."""
 
     def __init__(
         self, *, currency_field: str = "currency", allow_zero: bool = False, **kwargs: object
     ) -> None:
         self.currency_field = currency_field
         self.allow_zero = allow_zero
+        kwargs["write_only"] = True
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: object) -> Decimal:
         initial = getattr(self.parent, "initial_data", None) or {}
-        currency = initial.get(self.currency_field) or settings.PAYCENTER_DEFAULT_CURRENCY
-        if not isinstance(currency, str):
+        currency = initial.get(self.currency_field) if isinstance(initial, dict) else None
+        if currency is not None and not isinstance(currency, str):
             raise serializers.ValidationError("currency must be a string.", code="invalid_currency")
         try:
-            return parse_amount(data, currency.upper(), field=self.field_name, allow_zero=self.allow_zero)
+            return parse_amount(
+                data,
+                currency.upper() if currency else None,
+                field=self.field_name,
+                allow_zero=self.allow_zero,
+            )
         except PaycenterError as exc:
             raise serializers.ValidationError(exc.message, code=exc.code) from None
 
-    def to_representation(self, value: Decimal) -> str:
-        return str(value)
+    def to_representation(self, value: object) -> str:
+        raise NotImplementedError("AmountField is for input; output uses MoneyAmountField")
 
 
 @extend_schema_field(_AMOUNT_SCHEMA)
 class MoneyAmountField(serializers.Field):
-    """Reads an amount attribute and formats it in the minor unit of `instance.currency`."""
+    """Reads a `*_minor` attribute and writes it as a decimal string in `instance.currency`."""
 
     def __init__(self, *, currency_attr: str = "currency", **kwargs: object) -> None:
         self.currency_attr = currency_attr
         kwargs["read_only"] = True
         super().__init__(**kwargs)
 
-    def get_attribute(self, instance: object) -> tuple[Decimal, str]:
+    def get_attribute(self, instance: object) -> tuple[int, str]:
         return super().get_attribute(instance), getattr(instance, self.currency_attr)
 
-    def to_representation(self, value: tuple[Decimal, str]) -> str:
-        amount, currency = value
-        return format_amount(amount, currency)
+    def to_representation(self, value: tuple[int, str]) -> str:
+        units, currency = value
+        return format_minor(units, currency)

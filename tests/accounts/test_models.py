@@ -1,7 +1,5 @@
 """The database itself refuses balances that break A5, whatever the code does."""
 
-from decimal import Decimal
-
 import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -26,24 +24,31 @@ def _update_refused(account, **values):
 
 
 def test_negative_available_is_refused(wallet):
-    _update_refused(wallet, available=Decimal("-0.01"), total=Decimal("-0.01"))
+    _update_refused(wallet, available_minor=-1, total_minor=-1)
 
 
 def test_negative_frozen_is_refused(wallet):
-    _update_refused(wallet, frozen=Decimal("-1"), available=Decimal("1"), total=Decimal("0"))
+    _update_refused(wallet, frozen_minor=-100, available_minor=100, total_minor=0)
 
 
 def test_total_must_equal_available_plus_frozen(wallet):
-    _update_refused(wallet, available=Decimal("5"), frozen=Decimal("1"), total=Decimal("5"))
+    _update_refused(wallet, available_minor=500, frozen_minor=100, total_minor=500)
+
+
+def test_cents_add_up_exactly_in_the_database(wallet):
+    """0.10 + 0.20 = 0.30 must hold in SQL too (it would not with floating point)."""
+    Account.objects.filter(pk=wallet.pk).update(available_minor=10, frozen_minor=20, total_minor=30)
+    wallet.refresh_from_db()
+    assert (wallet.available_minor, wallet.frozen_minor, wallet.total_minor) == (10, 20, 30)
 
 
 def test_overdraft_accounts_may_go_negative(onboarded):
     account = account_open(
         kind=AccountKind.PLATFORM_FUNDING, currency="CNY", allow_overdraft=True, now=timezone.now()
     )
-    Account.objects.filter(pk=account.pk).update(available=Decimal("-10"), total=Decimal("-10"))
+    Account.objects.filter(pk=account.pk).update(available_minor=-1000, total_minor=-1000)
     account.refresh_from_db()
-    assert account.available == Decimal("-10")
+    assert account.available_minor == -1000
 
 
 def test_one_wallet_per_customer_and_currency(wallet):

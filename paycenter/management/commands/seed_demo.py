@@ -1,7 +1,6 @@
 import json
 
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
 from paycenter.demo import seeders
 
@@ -14,9 +13,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         context: dict = {}
-        with transaction.atomic():
-            for _name, seed in seeders():
-                seed(context)
+        # No outer transaction: seeders call durable use cases, and each is idempotent.
+        for _name, seed in seeders():
+            seed(context)
         credentials = {key: context[key] for key in ("merchant_id", "app_id", "secret")}
         if options["json"]:
             self.stdout.write(json.dumps(credentials))

@@ -1,0 +1,97 @@
+from rest_framework import serializers
+
+from ledger.models import Posting
+from paycenter.api.fields import AmountField, CurrencyField, MoneyAmountField
+
+
+class BalanceOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="account.pk")
+    owner = serializers.SerializerMethodField()
+    kind = serializers.CharField(source="account.kind")
+    currency = serializers.CharField()
+    total = MoneyAmountField(source="total_minor")
+    available = MoneyAmountField(source="available_minor")
+    frozen = MoneyAmountField(source="frozen_minor")
+    status = serializers.CharField()
+
+    def get_owner(self, balance: object) -> dict:
+        account = balance.account
+        owner: dict = {"type": account.owner_type}
+        if account.customer_id:
+            owner.update(id=account.customer_id, external_id=account.customer.external_id)
+        elif account.merchant_id:
+            owner["id"] = account.merchant_id
+        return owner
+
+
+class StatementQuery(serializers.Serializer):
+    # `from`/`to` are Python keywords; the API names win (see StatementQuery.to_internal_value).
+    start = serializers.DateTimeField(required=False)
+    end = serializers.DateTimeField(required=False)
+    cursor = serializers.CharField(required=False, max_length=64)
+    limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
+
+    def to_internal_value(self, data: object) -> dict:
+        renamed = {{"from": "start", "to": "end"}.get(key, key): value for key, value in data.items()}
+        try:
+            return super().to_internal_value(renamed)
+        except serializers.ValidationError as exc:
+            exc.detail = {{"start": "from", "end": "to"}.get(k, k): v for k, v in exc.detail.items()}
+            raise
+
+
+class StatementLineOutput(serializers.ModelSerializer):
+    amount = MoneyAmountField(source="amount_minor")
+    balance_after = MoneyAmountField(source="balance_after_minor")
+    reason = serializers.CharField(source="entry.reason")
+    transaction_id = serializers.CharField(source="entry.transaction.serial")
+
+    class Meta:
+        model = Posting
+        fields = ["id", "created_at", "amount", "direction", "balance_after", "reason", "transaction_id"]
+
+
+class StatementOutput(serializers.Serializer):
+    lines = StatementLineOutput(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class RechargeInput(serializers.Serializer):
+    account_id = serializers.IntegerField()
+    amount = AmountField()
+    currency = CurrencyField(default=None, allow_null=True)
+    channel = serializers.CharField(max_length=32, default="internal")
+    method = serializers.CharField(max_length=32, default="", allow_blank=True)
+    out_trade_no = serializers.CharField(max_length=64, default=None, allow_null=True)
+
+
+class WithdrawalInput(serializers.Serializer):
+    account_id = serializers.IntegerField()
+    amount = AmountField()
+    currency = CurrencyField(default=None, allow_null=True)
+    destination = serializers.JSONField(help_text='where to pay: e.g. {"type": "bank", "account": "…"}')
+
+    def validate_destination(self, value: object) -> dict:
+        if not isinstance(value, dict) or not value or len(str(value)) > 2000:
+            raise serializers.ValidationError("destination is a non-empty object.")
+        return value
+
+
+class TransferInput(serializers.Serializer):
+    from_account_id = serializers.IntegerField()
+    to_account_id = serializers.IntegerField()
+    amount = AmountField()
+    currency = CurrencyField(default=None, allow_null=True)
+    memo = serializers.CharField(max_length=255, default="", allow_blank=True)
+
+
+class TransactionOutput(serializers.Serializer):
+    """Described for the schema; views return ledger.representations.transaction_data."""
+
+    id = serializers.CharField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    amount = serializers.CharField()
+    currency = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)

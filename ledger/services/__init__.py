@@ -1,0 +1,1 @@
+"""The ledger's use cases. Only these write ledger rows or change balances."""

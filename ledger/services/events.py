@@ -1,0 +1,25 @@
+"""Events for apps leave through the outbox (topic "webhook"), written in the same
+transaction as the change they report; delivery signs and retries them."""
+
+from datetime import datetime
+
+from ledger.models import Transaction
+from ledger.representations import transaction_data
+from paycenter.outbox import outbox_emit
+
+WEBHOOK_TOPIC = "webhook"
+
+
+def event_emit(*, txn: Transaction, event_type: str, now: datetime) -> None:
+    if txn.app_id is None:
+        return  # nobody to tell: the platform made it
+    outbox_emit(
+        topic=WEBHOOK_TOPIC,
+        payload={
+            "app_pk": txn.app_id,
+            "type": event_type,
+            "created_at": now.isoformat(),
+            "data": transaction_data(txn),
+        },
+        now=now,
+    )

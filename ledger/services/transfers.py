@@ -1,0 +1,55 @@
+from datetime import datetime
+
+from django.db import transaction
+
+from accounts.models import MerchantApp
+from ledger.choices import Direction, TransactionKind
+from ledger.errors import SameAccount
+from ledger.models import Transaction
+from ledger.services.journal import Leg, journal_post
+from ledger.services.records import merchant_account, transaction_new
+from paycenter.dbretry import retry_on_conflict
+
+
+@retry_on_conflict
+@transaction.atomic(durable=True)
+def transfer_create(
+    *,
+    merchant_id: int,
+    from_account_id: int,
+    to_account_id: int,
+    amount_minor: int,
+    currency: str,
+    now: datetime,
+    memo: str = "",
+    app: MerchantApp | None = None,
+) -> Transaction:
+    """Move money between two of the merchant's accounts at once, all or nothing."""
+    if from_account_id == to_account_id:
+        raise SameAccount(field="to_account_id")
+    source = merchant_account(merchant_id=merchant_id, account_id=from_account_id, currency=currency)
+    target = merchant_account(merchant_id=merchant_id, account_id=to_account_id, currency=currency)
+    txn = transaction_new(
+        kind=TransactionKind.TRANSFER,
+        amount_minor=amount_minor,
+        currency=currency,
+        merchant_id=merchant_id,
+        app=app,
+        payer_account=source,
+        payee_account=target,
+        memo=memo,
+        now=now,
+    )
+    journal_post(
+        txn=txn,
+        reason="transfer",
+        legs=[
+            Leg(account=source, direction=Direction.DEBIT, amount_minor=amount_minor),
+            Leg(account=target, direction=Direction.CREDIT, amount_minor=amount_minor),
+        ],
+        now=now,
+    )
+    txn.succeed()
+    txn.finished_at = now
+    txn.save()
+    return txn

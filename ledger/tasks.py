@@ -1,0 +1,22 @@
+from celery import shared_task
+from django.utils import timezone
+
+from ledger.selectors import accounts_with_pending
+from ledger.services.holds import holds_expire
+from ledger.services.journal import account_apply_pending
+
+
+@shared_task(acks_late=True)
+def ledger_apply_pending_task(*, account_id: int) -> int:
+    return account_apply_pending(account_id=account_id)
+
+
+@shared_task(acks_late=True)
+def ledger_apply_all_pending_task() -> int:
+    """The sweep behind the per-commit trigger: nothing stays buffered for long."""
+    return sum(account_apply_pending(account_id=account_id) for account_id in accounts_with_pending())
+
+
+@shared_task(acks_late=True)
+def holds_expire_task() -> int:
+    return holds_expire(now=timezone.now())
