@@ -28,6 +28,7 @@ run: $(VENV)/.runtime
 ## up: production-like — gunicorn, Celery worker and beat — against DATABASE_URL / REDIS_URL
 up: $(VENV)/.runtime
 	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || { echo "make up needs DATABASE_URL and REDIS_URL"; exit 2; }
+	$(BIN)/python manage.py check --deploy --fail-level ERROR
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	mkdir -p var

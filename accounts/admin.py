@@ -44,8 +44,12 @@ class MerchantAdmin(FSMAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Merchant, form: object, change: bool) -> None:
         if change:
-            # Only the contact is editable here; the name and status change through services.
-            Merchant.objects.filter(pk=obj.pk).update(contact_email=obj.contact_email)
+            services.merchant_update_contact(
+                merchant_id=obj.pk,
+                contact_email=obj.contact_email,
+                actor=request.user.get_username(),
+                now=timezone.now(),
+            )
             return
         created = services.merchant_create(
             name=obj.name,

@@ -55,6 +55,22 @@ def merchant_create(*, name: str, contact_email: str = "", actor: str, now: date
 
 
 @transaction.atomic
+def merchant_update_contact(*, merchant_id: int, contact_email: str, actor: str, now: datetime) -> Merchant:
+    merchant = locks.merchant_for_update(merchant_id=merchant_id)
+    if merchant.contact_email != contact_email:
+        audit_record(
+            actor=actor,
+            action="merchant.update_contact",
+            target=merchant,
+            now=now,
+            data={"from": merchant.contact_email, "to": contact_email},
+        )
+        merchant.contact_email = contact_email
+        merchant.save(update_fields=["contact_email"])
+    return merchant
+
+
+@transaction.atomic
 def merchant_transition(*, merchant_id: int, transition: str, actor: str, now: datetime) -> Merchant:
     """Run one onboarding transition under a row lock; a stale or invalid one is refused."""
     if transition not in MERCHANT_TRANSITIONS:
@@ -152,28 +168,34 @@ def merchant_onboard(
 def customer_get_or_create(
     *, merchant_id: int, external_id: str, name: str = "", currency: str | None = None, now: datetime
 ) -> tuple[Customer, bool]:
-    """The merchant's customer with this external id, with a wallet; created when new."""
+    """The merchant's customer with this external id and a wallet in `currency`; created
+    when new."""
     currency = currency or settings.PAYCENTER_DEFAULT_CURRENCY
     currency_exponent(currency)
     existing = Customer.objects.filter(merchant_id=merchant_id, external_id=external_id).first()
     if existing is not None:
+        _wallet_open(customer=existing, currency=currency, now=now)
         return existing, False
     try:
         with transaction.atomic():
             customer = Customer.objects.create(
                 merchant_id=merchant_id, external_id=external_id, name=name, created_at=now
             )
-            account_open(
-                kind=AccountKind.CUSTOMER_WALLET,
-                currency=currency,
-                merchant_id=merchant_id,
-                customer=customer,
-                now=now,
-            )
+            _wallet_open(customer=customer, currency=currency, now=now)
     except IntegrityError:
         # Another request created it first; the unique constraint decided.
         return Customer.objects.get(merchant_id=merchant_id, external_id=external_id), False
     return customer, True
+
+
+def _wallet_open(*, customer: Customer, currency: str, now: datetime) -> Account:
+    return account_open(
+        kind=AccountKind.CUSTOMER_WALLET,
+        currency=currency,
+        merchant_id=customer.merchant_id,
+        customer=customer,
+        now=now,
+    )
 
 
 def account_open(

@@ -30,6 +30,12 @@ class Transaction(ConcurrentTransitionMixin, models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     app = models.ForeignKey(MerchantApp, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     out_trade_no = models.CharField(max_length=64, null=True, blank=True)
+    idempotency_key = models.CharField(
+        max_length=255,
+        null=True,
+        blank=True,
+        help_text="the app's Idempotency-Key of the request that made it",
+    )
     channel = models.CharField(max_length=32, blank=True)
     channel_trade_no = models.CharField(max_length=64, null=True, blank=True)
     amount_minor = minor_units()
@@ -62,6 +68,11 @@ class Transaction(ConcurrentTransitionMixin, models.Model):
                 fields=["app", "out_trade_no"],
                 condition=Q(out_trade_no__isnull=False),
                 name="transaction_unique_app_out_trade_no",
+            ),
+            models.UniqueConstraint(
+                fields=["app", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="transaction_unique_app_idempotency_key",
             ),
             models.UniqueConstraint(
                 fields=["channel", "channel_trade_no"],

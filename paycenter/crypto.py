@@ -47,3 +47,17 @@ class EncryptedTextField(models.TextField):
     def get_prep_value(self, value):
         value = super().get_prep_value(value)
         return None if value in (None, "") else encrypt(value)
+
+    def value_to_string(self, obj):
+        """Serialization (dumpdata) writes the ciphertext, never the secret."""
+        value = self.value_from_object(obj)
+        return "" if value in (None, "") else encrypt(value)
+
+    def to_python(self, value):
+        """Deserialization (loaddata) hands back that ciphertext: decrypt it once."""
+        if isinstance(value, str) and value.startswith("gAAAAA"):
+            try:
+                return _fernet().decrypt(value.encode()).decode()
+            except InvalidToken:
+                return value
+        return value

@@ -23,7 +23,7 @@ from paycenter.errors import PaycenterError
 # Below 10^12 major units: fits MoneyField(max_digits=20, decimal_places=3) with room for
 # sums, and turns an accidental 1e12 into a clear error instead of a real charge.
 MAX_AMOUNT = Decimal(10) ** 12
-_AMOUNT_PATTERN = re.compile(r"^(0|[1-9][0-9]*)(\.[0-9]+)?$")
+_AMOUNT_PATTERN = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
 
 
 class InvalidAmount(PaycenterError):
@@ -56,7 +56,7 @@ def parse_amount(value: object, currency: str, *, field: str = "amount", allow_z
     """A decimal string in major units → an exact Decimal; anything else is InvalidAmount."""
     if not isinstance(value, str):
         raise InvalidAmount('Amounts are decimal strings such as "12.30".', field=field)
-    match = _AMOUNT_PATTERN.match(value)
+    match = _AMOUNT_PATTERN.fullmatch(value)
     if match is None:
         raise InvalidAmount(f"{value[:32]!r} is not a decimal amount.", field=field)
     exponent = currency_exponent(currency)

@@ -14,10 +14,29 @@ class NotifyUrlRefused(InvalidRequest):
     code = "notify_url_refused"
 
 
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+# IPv6 ranges that carry an IPv4 address in their last 32 bits (NAT64, IPv4-compatible,
+# SIIT): judged by the IPv4 address they lead to.
+_IPV4_TRANSLATING = tuple(
+    ipaddress.ip_network(net) for net in ("64:ff9b::/96", "64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96")
+)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped or ip.sixtofour:
+        return ip.ipv4_mapped or ip.sixtofour
+    if any(ip in net for net in _IPV4_TRANSLATING):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def is_public_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.teredo:
+            return False
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return embedded.is_global and not embedded.is_multicast
     return ip.is_global and not ip.is_multicast
 
 
@@ -30,20 +49,20 @@ def resolve_host(host: str) -> list[str]:
 
 def notify_url_check(url: str, *, field: str = "notify_url", resolve: bool = True) -> str:
     """The URL when it may be called; NotifyUrlRefused otherwise. Hostnames that do not
-    resolve yet are accepted here and checked again at delivery time."""
+    resolve yet are accepted here; delivery checks the address it actually connects to."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise NotifyUrlRefused("The notify URL must be an http(s) URL.", field=field)
     if settings.ALLOW_PRIVATE_NOTIFY_URLS:
         return url
-    host = parts.hostname
+    host = parts.hostname.rstrip(".").lower()
     if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
         raise NotifyUrlRefused("The notify URL points at a local host.", field=field)
     try:
         addresses = [str(ipaddress.ip_address(host))]
     except ValueError:
         addresses = resolve_host(host) if resolve else []
-    if any(not _is_public(address) for address in addresses):
+    if any(not is_public_address(address) for address in addresses):
         raise NotifyUrlRefused(
             "The notify URL points at a loopback, link-local or private address.", field=field
         )

@@ -77,6 +77,7 @@ class RechargeCreateApi(AppApi):
             method=data["method"],
             out_trade_no=data["out_trade_no"],
             app=_app(request),
+            idempotency_key=request.idempotency_key,
             now=timezone.now(),
         )
         return Response(transaction_data(txn), status=status.HTTP_201_CREATED)
@@ -96,6 +97,7 @@ class WithdrawalCreateApi(AppApi):
             currency=currency,
             destination=data["destination"],
             app=_app(request),
+            idempotency_key=request.idempotency_key,
             now=timezone.now(),
         )
         return Response(transaction_data(txn), status=status.HTTP_201_CREATED)
@@ -116,6 +118,7 @@ class TransferCreateApi(AppApi):
             currency=currency,
             memo=data["memo"],
             app=_app(request),
+            idempotency_key=request.idempotency_key,
             now=timezone.now(),
         )
         return Response(transaction_data(txn), status=status.HTTP_201_CREATED)

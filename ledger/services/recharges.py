@@ -7,13 +7,14 @@ from ledger.choices import Direction, TransactionKind
 from ledger.errors import ChannelUnavailable
 from ledger.models import Transaction
 from ledger.services.journal import Leg, journal_post
-from ledger.services.records import funding_account, merchant_account, transaction_new
+from ledger.services.records import funding_account, merchant_account, replayable, transaction_new
 from paycenter.dbretry import retry_on_conflict
 
 INTERNAL_CHANNEL = "internal"
 
 
 @retry_on_conflict
+@replayable
 @transaction.atomic(durable=True)
 def recharge_create(
     *,
@@ -26,6 +27,7 @@ def recharge_create(
     method: str = "",
     out_trade_no: str | None = None,
     app: MerchantApp | None = None,
+    idempotency_key: str | None = None,
 ) -> Transaction:
     """Top up an account. The internal channel credits at once from platform funds;
     payment channels arrive with the payments issue and credit when they confirm."""
@@ -38,6 +40,7 @@ def recharge_create(
         currency=currency,
         merchant_id=merchant_id,
         app=app,
+        idempotency_key=idempotency_key,
         payee_account=account,
         channel=channel,
         out_trade_no=out_trade_no,

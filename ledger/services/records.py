@@ -1,5 +1,7 @@
 """Creating transaction records and reading accounts the way every use case needs."""
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -10,6 +12,37 @@ from accounts.services import platform_account
 from ledger.errors import AccountNotActive, AccountNotFound, CurrencyMismatch, DuplicateOutTradeNo
 from ledger.models import Transaction
 from ledger.serials import serial_new
+from paycenter.errors import IdempotencyKeyReused
+
+
+class AlreadyDone(Exception):
+    """The app's Idempotency-Key is already on a record: this request ran before."""
+
+    def __init__(self, txn: Transaction) -> None:
+        self.txn = txn
+
+
+def replayable(use_case: Callable[..., Transaction]) -> Callable[..., Transaction]:
+    """Outside the use case's transaction: a request that already ran returns its record
+    instead of running twice (transaction_new checked it asked for the same thing)."""
+
+    @functools.wraps(use_case)
+    def wrapper(**kwargs: object) -> Transaction:
+        try:
+            return use_case(**kwargs)
+        except AlreadyDone as done:
+            return done.txn
+
+    return wrapper
+
+
+def _replay_if_done(*, app: MerchantApp, key: str, kind: str, amount_minor: int) -> None:
+    done = Transaction.objects.filter(app=app, idempotency_key=key).first()
+    if done is None:
+        return
+    if done.kind != kind or done.amount_minor != amount_minor:
+        raise IdempotencyKeyReused()
+    raise AlreadyDone(done)
 
 
 def transaction_new(
@@ -20,8 +53,14 @@ def transaction_new(
     merchant_id: int | None,
     now: datetime,
     app: MerchantApp | None = None,
+    idempotency_key: str | None = None,
     **fields: object,
 ) -> Transaction:
+    """The record of a use case; its first write, so a replay stops before anything else."""
+    if app is None:
+        idempotency_key = None
+    if idempotency_key is not None:
+        _replay_if_done(app=app, key=idempotency_key, kind=kind, amount_minor=amount_minor)
     try:
         with transaction.atomic():
             return Transaction.objects.create(
@@ -31,14 +70,15 @@ def transaction_new(
                 currency=currency,
                 merchant_id=merchant_id,
                 app=app,
+                idempotency_key=idempotency_key,
                 created_at=now,
                 **fields,
             )
     except IntegrityError:
-        if (
-            fields.get("out_trade_no")
-            and Transaction.objects.filter(app=app, out_trade_no=fields["out_trade_no"]).exists()
-        ):
+        if idempotency_key is not None:
+            _replay_if_done(app=app, key=idempotency_key, kind=kind, amount_minor=amount_minor)
+        out_trade_no = fields.get("out_trade_no")
+        if out_trade_no and Transaction.objects.filter(app=app, out_trade_no=out_trade_no).exists():
             raise DuplicateOutTradeNo(field="out_trade_no") from None
         raise
 

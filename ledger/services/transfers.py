@@ -7,11 +7,12 @@ from ledger.choices import Direction, TransactionKind
 from ledger.errors import SameAccount
 from ledger.models import Transaction
 from ledger.services.journal import Leg, journal_post
-from ledger.services.records import merchant_account, transaction_new
+from ledger.services.records import merchant_account, replayable, transaction_new
 from paycenter.dbretry import retry_on_conflict
 
 
 @retry_on_conflict
+@replayable
 @transaction.atomic(durable=True)
 def transfer_create(
     *,
@@ -23,6 +24,7 @@ def transfer_create(
     now: datetime,
     memo: str = "",
     app: MerchantApp | None = None,
+    idempotency_key: str | None = None,
 ) -> Transaction:
     """Move money between two of the merchant's accounts at once, all or nothing."""
     if from_account_id == to_account_id:
@@ -35,6 +37,7 @@ def transfer_create(
         currency=currency,
         merchant_id=merchant_id,
         app=app,
+        idempotency_key=idempotency_key,
         payer_account=source,
         payee_account=target,
         memo=memo,

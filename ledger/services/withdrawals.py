@@ -13,13 +13,14 @@ from ledger.errors import InvalidState
 from ledger.models import Transaction
 from ledger.services.events import event_emit
 from ledger.services.holds import hold_cancel, hold_confirm, hold_freeze
-from ledger.services.records import clearing_account, merchant_account, transaction_new
+from ledger.services.records import clearing_account, merchant_account, replayable, transaction_new
 from paycenter.audit import audit_record
 from paycenter.dbretry import retry_on_conflict
 from paycenter.errors import NotFound
 
 
 @retry_on_conflict
+@replayable
 @transaction.atomic(durable=True)
 def withdrawal_request(
     *,
@@ -30,6 +31,7 @@ def withdrawal_request(
     destination: dict,
     now: datetime,
     app: MerchantApp | None = None,
+    idempotency_key: str | None = None,
 ) -> Transaction:
     """Freeze the amount now; nothing is written when the funds are not there."""
     account = merchant_account(merchant_id=merchant_id, account_id=account_id, currency=currency)
@@ -39,6 +41,7 @@ def withdrawal_request(
         currency=currency,
         merchant_id=merchant_id,
         app=app,
+        idempotency_key=idempotency_key,
         payer_account=account,
         destination=destination,
         now=now,

@@ -6,6 +6,7 @@ not burn a real caller's nonce.
 """
 
 import ipaddress
+import re
 import time
 from dataclasses import dataclass, field
 from functools import cache
@@ -26,6 +27,8 @@ from paycenter.errors import (
     TimestampOutOfRange,
 )
 
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() admits "²"
+
 
 @dataclass(frozen=True)
 class AppCredentials:
@@ -34,8 +37,8 @@ class AppCredentials:
     pk: int
     app_id: str
     merchant_id: int
-    secret: str
-    active: bool
+    secret: str = field(repr=False)
+    active: bool = True
     ip_allowlist: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -67,7 +70,7 @@ def address_allowed(address: str, allowlist: tuple[str, ...]) -> bool:
 
 
 class AppSignatureAuthentication(BaseAuthentication):
-    def authenticate(self, request: Request) -> tuple[AppCaller, AppCredentials]:
+    def authenticate(self, request: Request) -> tuple[AppCaller, None]:
         try:
             return self._authenticate(request)
         except Exception:
@@ -76,7 +79,7 @@ class AppSignatureAuthentication(BaseAuthentication):
             request._not_authenticated()
             raise
 
-    def _authenticate(self, request: Request) -> tuple[AppCaller, AppCredentials]:
+    def _authenticate(self, request: Request) -> tuple[AppCaller, None]:
         headers = request._request.headers
         app_id = headers.get("X-App-Id", "")
         credentials = _credentials_getter()(app_id=app_id) if app_id else None
@@ -84,7 +87,7 @@ class AppSignatureAuthentication(BaseAuthentication):
             raise InvalidApp()
 
         timestamp = headers.get("X-Timestamp", "")
-        if not timestamp.isdigit() or len(timestamp) > 12:
+        if not _TIMESTAMP.fullmatch(timestamp):
             raise TimestampOutOfRange("X-Timestamp must be unix seconds.", field="X-Timestamp")
         window = settings.PAYCENTER_SIGNATURE_WINDOW_SECONDS
         if abs(time.time() - int(timestamp)) > window:
@@ -114,7 +117,7 @@ class AppSignatureAuthentication(BaseAuthentication):
         caller = AppCaller(
             app_pk=credentials.pk, app_id=credentials.app_id, merchant_id=credentials.merchant_id
         )
-        return caller, credentials
+        return caller, None  # the secret stays here: nothing downstream needs it
 
     def authenticate_header(self, request: Request) -> str:
         return 'HMAC-SHA256 realm="paycenter"'

@@ -3,7 +3,9 @@
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -58,6 +60,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
 
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"error": {"code": "request_too_large", "message": "The request body is too large."}}, status=413
+        )
     if isinstance(exc, PaycenterError):
         set_rollback()
         return Response(exc.as_body(), status=exc.status)
@@ -79,3 +85,22 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         {"error": {"code": "internal_error", "message": "Internal error; it has been logged."}},
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: API paths get the API's error body, the rest Django's page."""
+    if _is_api(request):
+        return JsonResponse({"error": {"code": "not_found", "message": "No such endpoint."}}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500, for errors outside DRF's handler (middleware, URL resolution)."""
+    if _is_api(request):
+        body = {"error": {"code": "internal_error", "message": "Internal error; it has been logged."}}
+        return JsonResponse(body, status=500)
+    return defaults.server_error(request)

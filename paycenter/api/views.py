@@ -1,5 +1,7 @@
 """The base of every app-facing API view: signed, and idempotent on POST."""
 
+import logging
+
 from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework.request import Request
@@ -14,6 +16,7 @@ from paycenter.idempotency import (
     request_fingerprint,
 )
 
+logger = logging.getLogger(__name__)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
 
@@ -31,6 +34,9 @@ class AppApi(APIView):
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:
         super().initial(request, *args, **kwargs)  # authentication, permissions, throttles
         key = request.headers.get(IDEMPOTENCY_HEADER)
+        # Services store the key on what they create too: if this request's outcome is lost
+        # (a crash, a 5xx after the commit), a retry finds the record instead of doing it again.
+        request.idempotency_key = key if request.method == "POST" else None
         if request.method != "POST" or key is None:
             return
         django_request = request._request
@@ -66,15 +72,21 @@ class AppApi(APIView):
             if response.status_code >= 500:
                 idempotency_release(record=claim)
             elif hasattr(response, "render"):
-                # Render now so the stored body is byte for byte what this client receives.
-                response.render()
-                idempotency_complete(
-                    record=claim,
-                    status=response.status_code,
-                    body=response.content.decode(),
-                    now=timezone.now(),
-                )
+                self._complete(claim, response)
         return response
+
+    def _complete(self, claim: object, response: Response) -> None:
+        try:
+            # Render now so the stored body is byte for byte what this client receives.
+            response.render()
+            idempotency_complete(
+                record=claim, status=response.status_code, body=response.content.decode(), now=timezone.now()
+            )
+        except Exception:
+            # The client still gets its response; a retry re-runs, and the key stored on
+            # the business record turns that into a replay.
+            logger.exception("idempotency: could not store the response; releasing the key")
+            idempotency_release(record=claim)
 
     def _release(self) -> None:
         claim, self._claim = self._claim, None
