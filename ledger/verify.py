@@ -36,7 +36,8 @@ CHECKS: dict[str, str] = {
     """,
     "each account's frozen amount is the sum of its pending holds": f"""
         SELECT a.id, a.frozen_minor, COALESCE(h.held, 0) FROM {_A} a LEFT JOIN (
-            SELECT account_id, SUM(amount_minor) AS held FROM {_H} WHERE status = 'pending' GROUP BY account_id
+            SELECT account_id, SUM(amount_minor) AS held FROM {_H}
+            WHERE status = 'pending' GROUP BY account_id
         ) h ON h.account_id = a.id
         WHERE a.frozen_minor <> COALESCE(h.held, 0)
     """,

@@ -14,8 +14,10 @@ def secrets_are_set(app_configs: object = None, **kwargs: object) -> list[Error]
     if not settings.PAYCENTER_ENCRYPTION_KEYS:
         errors.append(
             Error(
-                "PAYCENTER_ENCRYPTION_KEYS is empty: secrets at rest would use a key derived from SECRET_KEY.",
-                hint='Generate one: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"',
+                "PAYCENTER_ENCRYPTION_KEYS is empty: secrets at rest would use a key derived "
+                "from SECRET_KEY.",
+                hint="Generate one: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'",
                 id="paycenter.E002",
             )
         )
