@@ -205,9 +205,7 @@ class Hold(ConcurrentTransitionMixin, models.Model):
 
     key = models.CharField(max_length=100, unique=True, help_text="the caller's idempotency key")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
-    transaction = models.ForeignKey(
-        Transaction, on_delete=models.PROTECT, null=True, blank=True, related_name="holds"
-    )
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="holds")
     amount_minor = minor_units()
     currency = models.CharField(max_length=3)
     confirmed_minor = minor_units(default=0)

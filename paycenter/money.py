@@ -52,23 +52,30 @@ def minor_unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-currency_exponent(currency))
 
 
-def parse_amount(value: object, currency: str, *, field: str = "amount", allow_zero: bool = False) -> Decimal:
+# Before the currency is known (it may come from the account), amounts may carry at most
+# this many decimals: the most any supported currency has. `to_minor` checks the rest.
+MAX_EXPONENT = 3
+
+
+def parse_amount(
+    value: object, currency: str | None, *, field: str = "amount", allow_zero: bool = False
+) -> Decimal:
     """A decimal string in major units → an exact Decimal; anything else is InvalidAmount."""
     if not isinstance(value, str):
         raise InvalidAmount('Amounts are decimal strings such as "12.30".', field=field)
     match = _AMOUNT_PATTERN.fullmatch(value)
     if match is None:
         raise InvalidAmount(f"{value[:32]!r} is not a decimal amount.", field=field)
-    exponent = currency_exponent(currency)
+    exponent = MAX_EXPONENT if currency is None else currency_exponent(currency)
     decimals = len(match.group(2) or ".") - 1
     if decimals > exponent:
-        raise InvalidAmount(f"{currency} amounts have at most {exponent} decimal places.", field=field)
+        raise InvalidAmount(f"{currency or 'Amounts'} have at most {exponent} decimal places.", field=field)
     amount = Decimal(value)
     if amount == 0 and not allow_zero:
         raise InvalidAmount("The amount must be greater than zero.", field=field)
     if amount >= MAX_AMOUNT:
         raise InvalidAmount("The amount is too large.", field=field)
-    return quantize(amount, currency)
+    return amount if currency is None else quantize(amount, currency)
 
 
 def quantize(amount: Decimal, currency: str, *, field: str | None = None) -> Decimal:

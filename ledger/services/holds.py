@@ -23,8 +23,8 @@ def hold_freeze(
     key: str,
     account: Account,
     amount_minor: int,
+    txn: Transaction,
     now: datetime,
-    txn: Transaction | None = None,
     expires_at: datetime | None = None,
 ) -> Hold:
     """available → frozen. The same key again returns the first hold."""
