@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django_fsm.admin import FSMAdminMixin
 
 from accounts import services
@@ -185,10 +186,18 @@ class AccountAdmin(ReadOnlyAdmin):
         "available",
         "frozen",
         "status",
+        "statement",
     ]
     list_filter = ["kind", "currency", "status"]
     search_fields = ["customer__external_id", "merchant__name"]
     list_select_related = ["merchant", "customer"]
+    list_display_links = ["id", "kind"]
     total = amount_column("total_minor", "total")
     available = amount_column("available_minor", "available")
     frozen = amount_column("frozen_minor", "frozen")
+
+    @admin.display(description="statement")
+    def statement(self, account: Account) -> str:
+        # The ledger owns the lines; link to its screen by URL name, not by import.
+        url = reverse("admin:ledger_posting_changelist")
+        return format_html('<a href="{}?account__id__exact={}">statement</a>', url, account.pk)

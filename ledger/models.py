@@ -58,6 +58,7 @@ class Transaction(ConcurrentTransitionMixin, models.Model):
 
     class Meta:
         ordering = ["-id"]
+        permissions = [("approve_withdrawal", "Can approve, pay out and reject withdrawals")]
         constraints = [
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="transaction_amount_positive"),
             models.CheckConstraint(

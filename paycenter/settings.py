@@ -186,6 +186,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "paycenter.tasks.outbox_sweep_task", "schedule": 15.0},
     "idempotency-purge": {"task": "paycenter.tasks.idempotency_purge_task", "schedule": 3600.0},
+    "ledger-apply-pending": {"task": "ledger.tasks.ledger_apply_all_pending_task", "schedule": 5.0},
+    "holds-expire": {"task": "ledger.tasks.holds_expire_task", "schedule": 30.0},
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
