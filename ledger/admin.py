@@ -42,8 +42,9 @@ def _postings_table(postings: list[Posting]) -> str:
             for p in postings
         ),
     )
-    header = "<tr><th>entry</th><th>account</th><th>direction</th><th>amount</th><th>balance after</th><th></th></tr>"
-    return format_html("<table>{}{}</table>", format_html(header), rows) if postings else "—"
+    columns = ("entry", "account", "direction", "amount", "balance after", "")
+    header = format_html_join("", "<th>{}</th>", ((c,) for c in columns))
+    return format_html("<table><tr>{}</tr>{}</table>", header, rows) if postings else "—"
 
 
 @admin.register(Transaction)

@@ -19,7 +19,8 @@ def test_ledger_verify_passes_on_a_sound_ledger(wallet_of):
     ("tamper", "broken"),
     [
         (
-            "UPDATE accounts_account SET total_minor = total_minor + 1, available_minor = available_minor + 1 WHERE id = %s",
+            "UPDATE accounts_account SET total_minor = total_minor + 1, available_minor = available_minor + 1"
+            " WHERE id = %s",
             "sum of its applied postings",
         ),
         (
