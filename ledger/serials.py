@@ -1,5 +1,6 @@
-"""The payment center's own serial: kind prefix + UTC time to the microsecond + 4 random
-digits, e.g. PAY202611231605120412347731. Time-ordered, readable, unique by constraint."""
+"""The payment center's own serial: kind prefix + UTC time to the microsecond + 6 random
+digits, e.g. PAY20261123160512041234773105. Time-ordered, readable, unique by constraint
+(a collision, which needs the same microsecond and the same random draw, is retried)."""
 
 import secrets
 from datetime import UTC, datetime
@@ -9,4 +10,4 @@ from ledger.choices import SERIAL_PREFIX
 
 def serial_new(*, kind: str, now: datetime) -> str:
     stamp = now.astimezone(UTC).strftime("%Y%m%d%H%M%S%f")
-    return f"{SERIAL_PREFIX[kind]}{stamp}{secrets.randbelow(10**4):04d}"
+    return f"{SERIAL_PREFIX[kind]}{stamp}{secrets.randbelow(10**6):06d}"

@@ -14,6 +14,8 @@ from ledger.models import Transaction
 from ledger.serials import serial_new
 from paycenter.errors import IdempotencyKeyReused
 
+SERIAL_ATTEMPTS = 3
+
 
 class AlreadyDone(Exception):
     """The app's Idempotency-Key is already on a record: this request ran before."""
@@ -61,26 +63,30 @@ def transaction_new(
         idempotency_key = None
     if idempotency_key is not None:
         _replay_if_done(app=app, key=idempotency_key, kind=kind, amount_minor=amount_minor)
-    try:
-        with transaction.atomic():
-            return Transaction.objects.create(
-                serial=serial_new(kind=kind, now=now),
-                kind=kind,
-                amount_minor=amount_minor,
-                currency=currency,
-                merchant_id=merchant_id,
-                app=app,
-                idempotency_key=idempotency_key,
-                created_at=now,
-                **fields,
-            )
-    except IntegrityError:
-        if idempotency_key is not None:
-            _replay_if_done(app=app, key=idempotency_key, kind=kind, amount_minor=amount_minor)
-        out_trade_no = fields.get("out_trade_no")
-        if out_trade_no and Transaction.objects.filter(app=app, out_trade_no=out_trade_no).exists():
-            raise DuplicateOutTradeNo(field="out_trade_no") from None
-        raise
+    for attempt in range(SERIAL_ATTEMPTS):
+        serial = serial_new(kind=kind, now=now)
+        try:
+            with transaction.atomic():
+                return Transaction.objects.create(
+                    serial=serial,
+                    kind=kind,
+                    amount_minor=amount_minor,
+                    currency=currency,
+                    merchant_id=merchant_id,
+                    app=app,
+                    idempotency_key=idempotency_key,
+                    created_at=now,
+                    **fields,
+                )
+        except IntegrityError:
+            if idempotency_key is not None:
+                _replay_if_done(app=app, key=idempotency_key, kind=kind, amount_minor=amount_minor)
+            out_trade_no = fields.get("out_trade_no")
+            if out_trade_no and Transaction.objects.filter(app=app, out_trade_no=out_trade_no).exists():
+                raise DuplicateOutTradeNo(field="out_trade_no") from None
+            if attempt + 1 == SERIAL_ATTEMPTS or not Transaction.objects.filter(serial=serial).exists():
+                raise
+    raise AssertionError("unreachable")
 
 
 def merchant_account(*, merchant_id: int, account_id: int, currency: str | None = None) -> Account:
