@@ -1,6 +1,9 @@
 """Events for apps leave through the outbox (topic "webhook"), written in the same
-transaction as the change they report; delivery signs and retries them."""
+transaction as the change they report; accounts.webhooks signs, delivers and retries them.
+Payload: {"id": event id (stable across retries and resends), "app_pk", "type",
+"created_at", "data"}."""
 
+import uuid
 from datetime import datetime
 
 from ledger.models import Transaction
@@ -16,6 +19,7 @@ def event_emit(*, txn: Transaction, event_type: str, now: datetime) -> None:
     outbox_emit(
         topic=WEBHOOK_TOPIC,
         payload={
+            "id": f"evt_{uuid.uuid4().hex}",
             "app_pk": txn.app_id,
             "type": event_type,
             "created_at": now.isoformat(),
