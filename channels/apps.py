@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class ChannelsConfig(AppConfig):
     name = "channels"
     verbose_name = "Payment channels"
+
+    def ready(self) -> None:
+        from channels import registry
+        from channels.plugins.balance import BalanceChannel
+        from channels.plugins.sandbox import SandboxChannel
+
+        registry.register(BalanceChannel())
+        registry.register(SandboxChannel())

@@ -56,6 +56,17 @@ class ChannelUnavailable(Unprocessable):
     code = "channel_unavailable"
 
 
+class RetryTooSoon(PaycenterError):
+    code = "retry_too_soon"
+    status = 429
+    default_message = "This out_trade_no failed less than 15 seconds ago; retry later."
+
+
+class RefundExceedsPayment(Unprocessable):
+    code = "refund_exceeds_payment"
+    default_message = "Refunds would exceed what was paid."
+
+
 class DuplicateOutTradeNo(Conflict):
     code = "duplicate_out_trade_no"
     default_message = "This app already used this out_trade_no."

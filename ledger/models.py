@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from accounts.models import Account, Merchant, MerchantApp
+from channels.models import MerchantChannel
 from ledger.choices import Direction, HoldStatus, TransactionKind, TransactionStatus
 
 S = TransactionStatus
@@ -52,6 +53,21 @@ class Transaction(ConcurrentTransitionMixin, models.Model):
     )
     memo = models.CharField(max_length=255, blank=True)
     destination = models.JSONField(default=dict, blank=True, help_text="where a withdrawal is paid")
+    # Payments and refunds: what the channel knows and what we still have to ask it.
+    merchant_channel = models.ForeignKey(
+        MerchantChannel, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    method = models.CharField(max_length=16, blank=True)
+    action = models.JSONField(default=dict, blank=True, help_text="what the payer does next")
+    channel_state = models.CharField(max_length=16, blank=True, help_text="last known, normalized")
+    paid_minor = minor_units(null=True, blank=True, help_text="what the channel reported as paid")
+    captured_minor = minor_units(null=True, blank=True, help_text="pre-authorization: the amount captured")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    next_query_at = models.DateTimeField(null=True, blank=True)
+    query_attempts = models.PositiveIntegerField(default=0)
+    review_reason = models.CharField(
+        max_length=255, blank=True, help_text="set when money and record disagree: needs a person"
+    )
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -65,10 +81,11 @@ class Transaction(ConcurrentTransitionMixin, models.Model):
                 condition=Q(refunded_minor__gte=0, refunded_minor__lte=F("amount_minor")),
                 name="transaction_refunded_within_amount",
             ),
+            # A failed attempt frees the app's number for another try (API.md).
             models.UniqueConstraint(
-                fields=["app", "out_trade_no"],
-                condition=Q(out_trade_no__isnull=False),
-                name="transaction_unique_app_out_trade_no",
+                fields=["app", "kind", "out_trade_no"],
+                condition=Q(out_trade_no__isnull=False) & ~Q(status="failed"),
+                name="transaction_unique_app_kind_out_trade_no",
             ),
             models.UniqueConstraint(
                 fields=["app", "idempotency_key"],
@@ -82,6 +99,14 @@ class Transaction(ConcurrentTransitionMixin, models.Model):
             ),
         ]
         indexes = [
+            models.Index(
+                fields=["next_query_at"],
+                condition=Q(next_query_at__isnull=False),
+                name="transaction_query_due_idx",
+            ),
+            models.Index(
+                fields=["expires_at"], condition=Q(status="pending"), name="transaction_pending_expiry_idx"
+            ),
             models.Index(fields=["merchant", "kind", "created_at"], name="transaction_merchant_kind_idx"),
             models.Index(fields=["status", "kind"], name="transaction_status_kind_idx"),
         ]

@@ -1,15 +1,62 @@
 """How transactions look to apps: the API's responses and the webhooks' `data`."""
 
-from ledger.choices import TransactionKind
+from ledger.choices import TransactionKind, TransactionStatus
 from ledger.models import Transaction
 from paycenter.money import format_minor
+
+PAID = {TransactionStatus.SUCCEEDED, TransactionStatus.PARTIALLY_REFUNDED, TransactionStatus.REFUNDED}
 
 
 def _time(value: object) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
+# The API's payment status: a payment still waiting on its channel is pending inside too.
+def payment_data(txn: Transaction) -> dict:
+    return {
+        "id": txn.serial,
+        "out_trade_no": txn.out_trade_no,
+        "channel_trade_no": txn.channel_trade_no,
+        "status": txn.status,
+        "amount": format_minor(txn.amount_minor, txn.currency),
+        "currency": txn.currency,
+        "refunded_amount": format_minor(txn.refunded_minor, txn.currency),
+        "captured_amount": None
+        if txn.captured_minor is None
+        else format_minor(txn.captured_minor, txn.currency),
+        "channel": txn.channel,
+        "method": txn.method,
+        "channel_state": txn.channel_state or None,
+        "action": txn.action or {"type": "none"},
+        "subject": txn.memo,
+        "metadata": {k: v for k, v in txn.metadata.items() if k != "failure_reason"},
+        "failure_reason": txn.metadata.get("failure_reason"),
+        "created_at": _time(txn.created_at),
+        "expires_at": _time(txn.expires_at),
+        "paid_at": _time(txn.finished_at) if txn.status in PAID else None,
+    }
+
+
+def refund_data(txn: Transaction) -> dict:
+    return {
+        "id": txn.serial,
+        "payment_id": txn.refund_of.serial,
+        "out_refund_no": txn.out_trade_no,
+        "amount": format_minor(txn.amount_minor, txn.currency),
+        "currency": txn.currency,
+        "status": txn.status,
+        "reason": txn.memo,
+        "channel_refund_no": txn.channel_trade_no,
+        "created_at": _time(txn.created_at),
+        "finished_at": _time(txn.finished_at),
+    }
+
+
 def transaction_data(txn: Transaction) -> dict:
+    if txn.kind == TransactionKind.PAYMENT:
+        return payment_data(txn)
+    if txn.kind == TransactionKind.REFUND:
+        return refund_data(txn)
     data = {
         "id": txn.serial,
         "kind": txn.kind,

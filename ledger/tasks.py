@@ -4,6 +4,7 @@ from django.utils import timezone
 from ledger.selectors import accounts_with_pending
 from ledger.services.holds import holds_expire
 from ledger.services.journal import account_apply_pending
+from ledger.services.sweeps import expire_due, query_due
 
 
 @shared_task(acks_late=True)
@@ -20,3 +21,14 @@ def ledger_apply_all_pending_task() -> int:
 @shared_task(acks_late=True)
 def holds_expire_task() -> int:
     return holds_expire(now=timezone.now())
+
+
+@shared_task(acks_late=True)
+def payments_query_due_task() -> int:
+    """Lost notifications and unknown outcomes, asked with backoff."""
+    return query_due(now=timezone.now())
+
+
+@shared_task(acks_late=True)
+def payments_expire_task() -> int:
+    return expire_due(now=timezone.now())

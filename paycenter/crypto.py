@@ -42,11 +42,11 @@ class EncryptedTextField(models.TextField):
     """Stores ciphertext; Python code sees plaintext. Never put one in a form or a log."""
 
     def from_db_value(self, value, expression, connection):
-        return None if value is None else decrypt(value)
+        return value if value in (None, "") else decrypt(value)
 
     def get_prep_value(self, value):
         value = super().get_prep_value(value)
-        return None if value in (None, "") else encrypt(value)
+        return value if value in (None, "") else encrypt(value)
 
     def value_to_string(self, obj):
         """Serialization (dumpdata) writes the ciphertext, never the secret."""

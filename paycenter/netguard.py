@@ -67,3 +67,19 @@ def notify_url_check(url: str, *, field: str = "notify_url", resolve: bool = Tru
             "The notify URL points at a loopback, link-local or private address.", field=field
         )
     return url
+
+
+def notify_address(host: str) -> str:
+    """The one address a call to `host` may connect to. The host is resolved once and,
+    unless ALLOW_PRIVATE_NOTIFY_URLS is set, every address it resolves to must be public
+    (one private answer refuses the host: the resolver could hand it out next time). The
+    caller connects to the returned address, never to the name again, so a DNS answer that
+    changes between this check and the connection (rebinding) cannot redirect the call."""
+    addresses = resolve_host(host)
+    if not addresses:
+        raise NotifyUrlRefused("The notify URL's host does not resolve.", field="notify_url")
+    if not settings.ALLOW_PRIVATE_NOTIFY_URLS and any(not is_public_address(a) for a in addresses):
+        raise NotifyUrlRefused(
+            "The notify URL points at a loopback, link-local or private address.", field="notify_url"
+        )
+    return addresses[0]

@@ -91,6 +91,9 @@ DATABASES = {
         conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
     )
 }
+if os.environ.get("TEST_DB_SUFFIX"):
+    # Lets several test runs share one server (e.g. a benchmark beside the suite).
+    DATABASES["default"]["TEST"] = {"NAME": f"test_paycenter_{os.environ['TEST_DB_SUFFIX']}"}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default serves one developer; wait on a locked file instead of failing.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
@@ -169,6 +172,10 @@ PAYCENTER_NONCE_TTL_SECONDS = 600
 PAYCENTER_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 PAYCENTER_DEFAULT_CURRENCY = "CNY"
 ALLOW_PRIVATE_NOTIFY_URLS = env_bool("ALLOW_PRIVATE_NOTIFY_URLS", False)
+# Where channels reach us (notify URLs) and where the sandbox platform listens.
+PAYCENTER_PUBLIC_URL = os.environ.get("PAYCENTER_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+SANDBOX_CHANNEL_URL = os.environ.get("SANDBOX_CHANNEL_URL", "http://127.0.0.1:8100").rstrip("/")
+SANDBOX_CHANNEL_TIMEOUT = float(os.environ.get("SANDBOX_CHANNEL_TIMEOUT", "10"))
 
 CURRENCIES = ("CNY", "USD", "EUR", "HKD", "JPY", "GBP", "KRW", "SGD", "BHD", "KWD")
 DEFAULT_CURRENCY = PAYCENTER_DEFAULT_CURRENCY
@@ -188,6 +195,8 @@ CELERY_BEAT_SCHEDULE = {
     "idempotency-purge": {"task": "paycenter.tasks.idempotency_purge_task", "schedule": 3600.0},
     "ledger-apply-pending": {"task": "ledger.tasks.ledger_apply_all_pending_task", "schedule": 5.0},
     "holds-expire": {"task": "ledger.tasks.holds_expire_task", "schedule": 30.0},
+    "payments-query-due": {"task": "ledger.tasks.payments_query_due_task", "schedule": 5.0},
+    "payments-expire": {"task": "ledger.tasks.payments_expire_task", "schedule": 30.0},
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -12,6 +12,7 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
+    path("notify/", include("ledger.api.notify_urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

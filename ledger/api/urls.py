@@ -1,5 +1,6 @@
 from django.urls import path
 
+from ledger.api import payment_views as payments
 from ledger.api import views
 from ledger.choices import TransactionKind
 
@@ -16,4 +17,11 @@ urlpatterns = [
     path("withdrawals/<str:serial>", detail(kind=TransactionKind.WITHDRAWAL), name="withdrawal-detail"),
     path("transfers", views.TransferCreateApi.as_view(), name="transfer-create"),
     path("transfers/<str:serial>", detail(kind=TransactionKind.TRANSFER), name="transfer-detail"),
+    path("payments", payments.PaymentCollectionApi.as_view(), name="payment-collection"),
+    path("payments/<str:payment_id>", payments.PaymentDetailApi.as_view(), name="payment-detail"),
+    path("payments/<str:payment_id>/close", payments.PaymentCloseApi.as_view(), name="payment-close"),
+    path("payments/<str:payment_id>/capture", payments.PaymentCaptureApi.as_view(), name="payment-capture"),
+    path("payments/<str:payment_id>/void", payments.PaymentVoidApi.as_view(), name="payment-void"),
+    path("payments/<str:payment_id>/refunds", payments.RefundCreateApi.as_view(), name="refund-create"),
+    path("refunds/<str:refund_id>", payments.RefundDetailApi.as_view(), name="refund-detail"),
 ]

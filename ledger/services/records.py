@@ -82,7 +82,10 @@ def transaction_new(
             if idempotency_key is not None:
                 _replay_if_done(app=app, key=idempotency_key, kind=kind, amount_minor=amount_minor)
             out_trade_no = fields.get("out_trade_no")
-            if out_trade_no and Transaction.objects.filter(app=app, out_trade_no=out_trade_no).exists():
+            taken = Transaction.objects.filter(app=app, kind=kind, out_trade_no=out_trade_no).exclude(
+                status="failed"
+            )
+            if out_trade_no and taken.exists():
                 raise DuplicateOutTradeNo(field="out_trade_no") from None
             if attempt + 1 == SERIAL_ATTEMPTS or not Transaction.objects.filter(serial=serial).exists():
                 raise

@@ -41,7 +41,7 @@ def create_roles(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ledger", "0003_withdrawal_permission"),
+        ("ledger", "0002_journal_triggers"),
         ("accounts", "0001_initial"),
         ("paycenter", "0001_initial"),
         ("auth", "0012_alter_user_first_name_max_length"),

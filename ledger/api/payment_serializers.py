@@ -1,0 +1,83 @@
+import json
+
+from rest_framework import serializers
+
+from channels.choices import Method
+from paycenter.api.fields import AmountField, CurrencyField
+
+CHANNELS = ["balance", "alipay", "wechatpay", "quickpay", "sandbox"]
+
+
+class PaymentInput(serializers.Serializer):
+    out_trade_no = serializers.RegexField(r"^[A-Za-z0-9_\-.:]{1,64}$", max_length=64)
+    amount = AmountField()
+    currency = CurrencyField()
+    subject = serializers.CharField(max_length=255)
+    channel = serializers.ChoiceField(choices=CHANNELS, required=False, allow_null=True, default=None)
+    method = serializers.ChoiceField(choices=Method.choices, required=False, allow_null=True, default=None)
+    payer_account_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    capture = serializers.BooleanField(default=True)
+    expire_seconds = serializers.IntegerField(min_value=60, max_value=7 * 24 * 3600, default=900)
+    metadata = serializers.JSONField(default=dict)
+
+    def validate_metadata(self, value: object) -> dict:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("metadata is an object.")
+        if len(json.dumps(value)) > 4096:
+            raise serializers.ValidationError("metadata is at most 4 KB of JSON.")
+        sandbox = value.get("sandbox")
+        if sandbox is not None and not isinstance(sandbox, dict):
+            raise serializers.ValidationError("metadata.sandbox is an object.")
+        return value
+
+    def validate(self, data: dict) -> dict:
+        if data["channel"] == "balance" or data["method"] == Method.BALANCE:
+            data["channel"], data["method"] = "balance", Method.BALANCE
+            if data["payer_account_id"] is None:
+                raise serializers.ValidationError(
+                    {"payer_account_id": "Balance payments need the payer's account."}
+                )
+        return data
+
+
+class CaptureInput(serializers.Serializer):
+    amount = AmountField(required=False)
+
+
+class RefundInput(serializers.Serializer):
+    amount = AmountField()
+    reason = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
+    out_refund_no = serializers.RegexField(
+        r"^[A-Za-z0-9_\-.:]{1,64}$", required=False, default=None, allow_null=True
+    )
+    metadata = serializers.JSONField(default=dict)
+
+
+class PaymentOutput(serializers.Serializer):
+    """Described for the schema; views return ledger.representations.payment_data."""
+
+    id = serializers.CharField()
+    out_trade_no = serializers.CharField()
+    channel_trade_no = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(
+        choices=["pending", "authorized", "succeeded", "failed", "closed", "partially_refunded", "refunded"]
+    )
+    amount = serializers.CharField()
+    currency = serializers.CharField()
+    refunded_amount = serializers.CharField()
+    channel = serializers.CharField()
+    method = serializers.CharField()
+    action = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+    paid_at = serializers.DateTimeField(allow_null=True)
+
+
+class RefundOutput(serializers.Serializer):
+    id = serializers.CharField()
+    payment_id = serializers.CharField()
+    out_refund_no = serializers.CharField(allow_null=True)
+    amount = serializers.CharField()
+    currency = serializers.CharField()
+    status = serializers.ChoiceField(choices=["pending", "succeeded", "failed"])
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)

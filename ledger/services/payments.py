@@ -1,0 +1,398 @@
+"""The payment, step by step (ARCHITECTURE.md):
+
+1. `payment_create`: checks, then pre-payment in one transaction (record `pending`, the
+   payer's funds frozen when the balance pays);
+2. the channel call, outside any transaction (a timeout leaves the state `unknown`);
+3. the channel's answer — from the call, a notification or a query — applied by
+   `payment_apply` with a conditional state change, so only the first of any number of
+   duplicates moves money (post-payment: journal, outbox).
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.choices import AccountKind
+from accounts.models import Account, MerchantApp
+from channels import gateway
+from channels.base import ChannelError, ChannelPayment, ChannelTimeout, ChannelUnreachable, PaymentOrder
+from channels.choices import ChannelState
+from channels.services import Route, route
+from ledger import locks
+from ledger.choices import Direction, TransactionKind, TransactionStatus
+from ledger.errors import DuplicateOutTradeNo, InvalidState, RetryTooSoon
+from ledger.models import Transaction
+from ledger.services.events import event_emit
+from ledger.services.holds import hold_cancel, hold_confirm, hold_freeze
+from ledger.services.journal import Leg, journal_post
+from ledger.services.records import clearing_account, merchant_account, transaction_new
+from paycenter.errors import InvalidRequest
+
+logger = logging.getLogger(__name__)
+S = TransactionStatus
+RETRY_AFTER_FAILURE = timedelta(seconds=15)
+QUERY_BACKOFF_SECONDS = (5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+PAID = {S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.REFUNDED}
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    out_trade_no: str
+    amount_minor: int
+    currency: str
+    subject: str
+    channel: str | None = None
+    method: str | None = None
+    payer_account_id: int | None = None
+    capture: bool = True
+    expire_seconds: int = 900
+    metadata: dict = field(default_factory=dict)
+
+
+def next_query_at(*, attempts: int, now: datetime) -> datetime:
+    return now + timedelta(seconds=QUERY_BACKOFF_SECONDS[min(attempts, len(QUERY_BACKOFF_SECONDS) - 1)])
+
+
+def settlement_account(*, merchant_id: int, currency: str, now: datetime) -> Account:
+    from accounts.services import account_open
+
+    return account_open(
+        kind=AccountKind.MERCHANT_SETTLEMENT,
+        currency=currency,
+        merchant_id=merchant_id,
+        buffered=True,
+        now=now,
+    )
+
+
+def payment_create(
+    *,
+    app: MerchantApp,
+    merchant_id: int,
+    request: PaymentRequest,
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> Transaction:
+    existing = _existing(app=app, out_trade_no=request.out_trade_no, idempotency_key=idempotency_key, now=now)
+    if existing is not None:
+        return existing
+    routes = route(
+        merchant_id=merchant_id,
+        channel=request.channel,
+        method=request.method,
+        amount_minor=request.amount_minor,
+        now=now,
+    )
+    txn = _prepay(
+        app=app, merchant_id=merchant_id, request=request, first=routes[0], key=idempotency_key, now=now
+    )
+    for attempt, candidate in enumerate(routes):
+        if attempt:
+            txn = _switch_channel(txn, candidate)
+        try:
+            result = _call_pay(txn, candidate, request)
+        except ChannelUnreachable:
+            if request.channel is None and attempt + 1 < len(routes):
+                continue  # nothing happened there: fail over to the next channel (D6)
+            return payment_fail(txn_id=txn.pk, reason="channel unreachable", now=now)
+        except ChannelTimeout:
+            return _mark_unknown(txn, now=now)
+        except ChannelError as exc:
+            return payment_fail(txn_id=txn.pk, reason=f"channel refused: {exc.code}", now=now)
+        payment_apply(txn_id=txn.pk, result=result, now=now)
+        return Transaction.objects.get(pk=txn.pk)
+    raise AssertionError("unreachable")
+
+
+def _existing(
+    *, app: MerchantApp, out_trade_no: str, idempotency_key: str | None, now: datetime
+) -> Transaction | None:
+    payments = Transaction.objects.filter(app=app, kind=TransactionKind.PAYMENT, out_trade_no=out_trade_no)
+    live = payments.exclude(status=S.FAILED).first()
+    if live is not None:
+        if idempotency_key and live.idempotency_key == idempotency_key:
+            return live  # the same request again after its response was lost
+        raise DuplicateOutTradeNo(field="out_trade_no")
+    if payments.filter(status=S.FAILED, finished_at__gt=now - RETRY_AFTER_FAILURE).exists():
+        raise RetryTooSoon(field="out_trade_no")
+    return None
+
+
+@transaction.atomic(durable=True)
+def _prepay(
+    *,
+    app: MerchantApp,
+    merchant_id: int,
+    request: PaymentRequest,
+    first: Route,
+    key: str | None,
+    now: datetime,
+) -> Transaction:
+    payer = None
+    if first.plugin.internal:
+        if request.payer_account_id is None:
+            raise InvalidRequest("Balance payments need payer_account_id.", field="payer_account_id")
+        payer = merchant_account(
+            merchant_id=merchant_id, account_id=request.payer_account_id, currency=request.currency
+        )
+    txn = transaction_new(
+        kind=TransactionKind.PAYMENT,
+        amount_minor=request.amount_minor,
+        currency=request.currency,
+        merchant_id=merchant_id,
+        app=app,
+        idempotency_key=key,
+        out_trade_no=request.out_trade_no,
+        memo=request.subject,
+        channel=first.mc.channel,
+        merchant_channel=first.mc,
+        method=request.method or next(iter(sorted(first.plugin.methods))),
+        payer_account=payer,
+        payee_account=settlement_account(merchant_id=merchant_id, currency=request.currency, now=now),
+        expires_at=now + timedelta(seconds=request.expire_seconds),
+        metadata=request.metadata,
+        now=now,
+    )
+    if payer is not None:
+        hold_freeze(
+            key=f"payment:{txn.serial}",
+            account=payer,
+            amount_minor=request.amount_minor,
+            txn=txn,
+            expires_at=txn.expires_at,
+            now=now,
+        )
+    return txn
+
+
+def _switch_channel(txn: Transaction, candidate: Route) -> Transaction:
+    Transaction.objects.filter(pk=txn.pk, status=S.PENDING).update(
+        channel=candidate.mc.channel, merchant_channel=candidate.mc
+    )
+    return Transaction.objects.get(pk=txn.pk)
+
+
+def notify_url(mc_id: int, channel: str) -> str:
+    return f"{settings.PAYCENTER_PUBLIC_URL}/notify/{channel}/{mc_id}"
+
+
+def _call_pay(txn: Transaction, candidate: Route, request: PaymentRequest) -> ChannelPayment:
+    order = PaymentOrder(
+        serial=txn.serial,
+        amount_minor=txn.amount_minor,
+        currency=txn.currency,
+        subject=request.subject,
+        method=txn.method,
+        capture=request.capture,
+        notify_url=notify_url(candidate.mc.pk, candidate.mc.channel),
+        expire_seconds=request.expire_seconds,
+        options=request.metadata.get(candidate.mc.channel) or {},
+    )
+    return gateway.call(
+        mc=candidate.mc,
+        operation="pay",
+        reference=txn.serial,
+        fn=lambda: candidate.plugin.pay(mc=candidate.mc, order=order),
+    )
+
+
+def _mark_unknown(txn: Transaction, *, now: datetime) -> Transaction:
+    """No answer: the channel may have taken the payment. Ask it later; never pay again."""
+    Transaction.objects.filter(pk=txn.pk, status=S.PENDING).update(
+        channel_state=ChannelState.UNKNOWN, next_query_at=next_query_at(attempts=0, now=now)
+    )
+    return Transaction.objects.get(pk=txn.pk)
+
+
+def payment_apply(*, txn_id: int, result: ChannelPayment, now: datetime) -> str:
+    """Apply what the channel says. Returns what happened: applied, duplicate, late_success,
+    amount_mismatch, currency_mismatch, ignored."""
+    if result.state == ChannelState.SUCCEEDED:
+        return payment_succeed(txn_id=txn_id, result=result, now=now)
+    if result.state == ChannelState.AUTHORIZED:
+        return payment_authorize(txn_id=txn_id, result=result, now=now)
+    if result.state in {ChannelState.FAILED, ChannelState.CLOSED}:
+        before = Transaction.objects.values_list("status", flat=True).get(pk=txn_id)
+        closed = result.state == ChannelState.CLOSED
+        txn = payment_fail(txn_id=txn_id, reason=f"channel says {result.state}", now=now, closed=closed)
+        return "applied" if txn.status != before else "duplicate"
+    if result.state == ChannelState.PENDING:
+        Transaction.objects.filter(pk=txn_id, status=S.PENDING).update(
+            channel_state=ChannelState.PENDING,
+            channel_trade_no=result.channel_trade_no,
+            action=result.action,
+            next_query_at=None,
+        )
+        return "applied"
+    return "ignored"
+
+
+def _disagreement(txn: Transaction, result: ChannelPayment, *, expected_minor: int) -> str | None:
+    if result.currency and result.currency != txn.currency:
+        return "currency_mismatch"
+    if result.paid_minor is not None and result.paid_minor != expected_minor:
+        return "amount_mismatch"
+    if result.channel_trade_no and txn.channel_trade_no and result.channel_trade_no != txn.channel_trade_no:
+        return "unknown_payment"
+    return None
+
+
+def _flag(txn: Transaction, reason: str, detail: str) -> None:
+    """Money and record disagree: nothing is posted; a person decides (D4)."""
+    Transaction.objects.filter(pk=txn.pk).update(review_reason=f"{reason}: {detail}"[:255])
+    logger.error("ALERT payment %s: %s (%s)", txn.serial, reason, detail)
+
+
+@transaction.atomic
+def payment_succeed(*, txn_id: int, result: ChannelPayment, now: datetime) -> str:
+    txn = locks.transaction_for_update(transaction_id=txn_id)
+    if txn.status in PAID:
+        return "duplicate"
+    if txn.status in {S.CLOSED, S.FAILED}:
+        _flag(txn, "late_success", f"the channel reports it paid after it was {txn.status}; refund or review")
+        return "late_success"
+    expected = txn.captured_minor if txn.status == S.AUTHORIZED and txn.captured_minor else txn.amount_minor
+    problem = _disagreement(txn, result, expected_minor=expected)
+    if problem:
+        _flag(
+            txn,
+            problem,
+            f"channel reports {result.paid_minor} {result.currency}, expected {expected} {txn.currency}",
+        )
+        return problem
+    was_authorized = txn.status == S.AUTHORIZED
+    txn.succeed()
+    txn.channel_state = ChannelState.SUCCEEDED
+    txn.channel_trade_no = result.channel_trade_no or txn.channel_trade_no
+    txn.paid_minor = expected
+    txn.finished_at = result.paid_at or now
+    txn.next_query_at = None
+    txn.save()
+    _post_payment(txn, amount_minor=expected, from_authorization=was_authorized, now=now)
+    event_emit(txn=txn, event_type="payment.succeeded", now=now)
+    return "applied"
+
+
+def _post_payment(txn: Transaction, *, amount_minor: int, from_authorization: bool, now: datetime) -> None:
+    merchant = Account.objects.get(pk=txn.payee_account_id)
+    hold = txn.holds.filter(status="pending").first()
+    if hold is not None:
+        hold_confirm(
+            hold_id=hold.pk, credit_account=merchant, amount_minor=amount_minor, reason="payment", now=now
+        )
+        return
+    journal_post(
+        txn=txn,
+        reason="payment",
+        legs=[
+            Leg(
+                account=clearing_account(currency=txn.currency, now=now),
+                direction=Direction.DEBIT,
+                amount_minor=amount_minor,
+            ),
+            Leg(account=merchant, direction=Direction.CREDIT, amount_minor=amount_minor),
+        ],
+        now=now,
+    )
+
+
+@transaction.atomic
+def payment_authorize(*, txn_id: int, result: ChannelPayment, now: datetime) -> str:
+    txn = locks.transaction_for_update(transaction_id=txn_id)
+    if txn.status != S.PENDING:
+        return "duplicate" if txn.status in PAID | {S.AUTHORIZED} else "ignored"
+    problem = _disagreement(txn, result, expected_minor=txn.amount_minor)
+    if problem:
+        _flag(txn, problem, f"authorized {result.paid_minor} {result.currency}")
+        return problem
+    txn.authorize()
+    txn.channel_state = ChannelState.AUTHORIZED
+    txn.channel_trade_no = result.channel_trade_no or txn.channel_trade_no
+    txn.next_query_at = None
+    txn.save()
+    event_emit(txn=txn, event_type="payment.authorized", now=now)
+    return "applied"
+
+
+@transaction.atomic
+def payment_fail(*, txn_id: int, reason: str, now: datetime, closed: bool = False) -> Transaction:
+    """pending (or authorized, when closed) → failed/closed; frozen funds go back."""
+    txn = locks.transaction_for_update(transaction_id=txn_id)
+    if txn.status not in {S.PENDING, S.AUTHORIZED} or (txn.status == S.AUTHORIZED and not closed):
+        return txn
+    if closed:
+        txn.close()
+    else:
+        txn.fail()
+    txn.channel_state = ChannelState.CLOSED if closed else ChannelState.FAILED
+    txn.finished_at = now
+    txn.next_query_at = None
+    txn.metadata = {**txn.metadata, "failure_reason": reason[:200]}
+    txn.save()
+    for hold in txn.holds.filter(status="pending"):
+        hold_cancel(hold_id=hold.pk, now=now)
+    event_emit(txn=txn, event_type="payment.closed" if closed else "payment.failed", now=now)
+    return txn
+
+
+def payment_query(*, txn_id: int, now: datetime) -> Transaction:
+    """Ask the channel (D5). Unknown stays unknown until it answers; each unanswered query
+    pushes the next one further out."""
+    txn = Transaction.objects.select_related("merchant_channel").get(pk=txn_id)
+    if txn.status not in {S.PENDING, S.AUTHORIZED} or txn.merchant_channel is None:
+        return txn
+    from channels import registry
+
+    plugin, mc = registry.plugin_for(txn.merchant_channel.channel), txn.merchant_channel
+    if plugin.internal:
+        return txn
+    try:
+        result = gateway.call(
+            mc=mc,
+            operation="query",
+            reference=txn.serial,
+            fn=lambda: plugin.query(mc=mc, serial=txn.serial, channel_trade_no=txn.channel_trade_no),
+        )
+    except (ChannelTimeout, ChannelUnreachable, ChannelError):
+        result = ChannelPayment(state=ChannelState.UNKNOWN)
+    if result.state in {ChannelState.UNKNOWN, ChannelState.PENDING}:
+        attempts = txn.query_attempts + 1
+        Transaction.objects.filter(pk=txn.pk, status=txn.status).update(
+            query_attempts=attempts, next_query_at=next_query_at(attempts=attempts, now=now)
+        )
+        if result.state == ChannelState.PENDING and result.channel_trade_no and not txn.channel_trade_no:
+            Transaction.objects.filter(pk=txn.pk).update(channel_trade_no=result.channel_trade_no)
+    else:
+        payment_apply(txn_id=txn.pk, result=result, now=now)
+    return Transaction.objects.get(pk=txn.pk)
+
+
+def payment_close(*, txn_id: int, now: datetime, reason: str = "closed by the app") -> Transaction:
+    """Only while pending: the channel is told first; if it says paid, that wins."""
+    txn = Transaction.objects.select_related("merchant_channel").get(pk=txn_id)
+    if txn.status != S.PENDING:
+        raise InvalidState(f"A {txn.status} payment cannot be closed.")
+    if txn.channel_state == ChannelState.UNKNOWN:
+        raise InvalidState("The channel has not answered yet; the payment is being queried.")
+    from channels import registry
+
+    plugin, mc = registry.plugin_for(txn.merchant_channel.channel), txn.merchant_channel
+    if not plugin.internal:
+        try:
+            result = gateway.call(
+                mc=mc,
+                operation="close",
+                reference=txn.serial,
+                fn=lambda: plugin.close(mc=mc, serial=txn.serial, channel_trade_no=txn.channel_trade_no),
+            )
+        except ChannelError as exc:
+            if exc.code != "TRADE_ALREADY_PAID":
+                raise InvalidState(f"The channel refused to close: {exc.code}") from exc
+            result = plugin.query(mc=mc, serial=txn.serial, channel_trade_no=txn.channel_trade_no)
+        if result.state in {ChannelState.SUCCEEDED, ChannelState.AUTHORIZED}:
+            payment_apply(txn_id=txn.pk, result=result, now=now)
+            raise InvalidState("The payer has already paid; the payment is not closed.")
+    return payment_fail(txn_id=txn.pk, reason=reason, now=now, closed=True)

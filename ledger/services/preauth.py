@@ -1,0 +1,69 @@
+"""Pre-authorization (C6): `capture: false` holds the funds (`authorized`); capture takes
+at most what was authorized, once; void releases it."""
+
+from datetime import datetime
+
+from channels import gateway, registry
+from channels.base import ChannelError, ChannelTimeout, ChannelUnreachable
+from channels.choices import ChannelState
+from ledger.choices import TransactionStatus
+from ledger.errors import InvalidState
+from ledger.models import Transaction
+from ledger.services.payments import payment_apply, payment_fail
+from paycenter.errors import Unprocessable
+
+S = TransactionStatus
+
+
+class CaptureExceedsAuthorization(Unprocessable):
+    code = "capture_exceeds_authorization"
+    default_message = "A capture takes at most the authorized amount."
+
+
+def payment_capture(*, txn_id: int, amount_minor: int | None, now: datetime) -> Transaction:
+    txn = Transaction.objects.select_related("merchant_channel").get(pk=txn_id)
+    amount = txn.amount_minor if amount_minor is None else amount_minor
+    if not 0 < amount <= txn.amount_minor:
+        raise CaptureExceedsAuthorization(field="amount")
+    # The claim: of any number of concurrent captures exactly one gets to call the channel.
+    claimed = Transaction.objects.filter(pk=txn.pk, status=S.AUTHORIZED, captured_minor__isnull=True).update(
+        captured_minor=amount
+    )
+    if not claimed:
+        raise InvalidState(f"A {txn.status} payment cannot be captured (or a capture is under way).")
+    plugin, mc = registry.plugin_for(txn.merchant_channel.channel), txn.merchant_channel
+    try:
+        result = gateway.call(
+            mc=mc,
+            operation="capture",
+            reference=txn.serial,
+            fn=lambda: plugin.capture(
+                mc=mc, channel_trade_no=txn.channel_trade_no, amount_minor=amount, currency=txn.currency
+            ),
+        )
+    except (ChannelTimeout, ChannelUnreachable):
+        # Whether the channel captured is unknown: keep the claim; the query settles it.
+        Transaction.objects.filter(pk=txn.pk).update(channel_state=ChannelState.UNKNOWN, next_query_at=now)
+        return Transaction.objects.get(pk=txn.pk)
+    except ChannelError as exc:
+        Transaction.objects.filter(pk=txn.pk, status=S.AUTHORIZED).update(captured_minor=None)
+        raise InvalidState(f"The channel refused the capture: {exc.code}") from exc
+    payment_apply(txn_id=txn.pk, result=result, now=now)
+    return Transaction.objects.get(pk=txn.pk)
+
+
+def payment_void(*, txn_id: int, now: datetime) -> Transaction:
+    txn = Transaction.objects.select_related("merchant_channel").get(pk=txn_id)
+    if txn.status != S.AUTHORIZED or txn.captured_minor is not None:
+        raise InvalidState(f"A {txn.status} payment cannot be voided.")
+    plugin, mc = registry.plugin_for(txn.merchant_channel.channel), txn.merchant_channel
+    try:
+        gateway.call(
+            mc=mc,
+            operation="void",
+            reference=txn.serial,
+            fn=lambda: plugin.void(mc=mc, channel_trade_no=txn.channel_trade_no),
+        )
+    except ChannelError as exc:
+        raise InvalidState(f"The channel refused the void: {exc.code}") from exc
+    return payment_fail(txn_id=txn.pk, reason="voided", now=now, closed=True)

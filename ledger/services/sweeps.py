@@ -1,0 +1,57 @@
+"""Periodic work that keeps no payment waiting forever (D5, B5): query what is due,
+expire what is past its time."""
+
+from datetime import datetime
+
+from channels.choices import ChannelState
+from ledger.choices import TransactionKind, TransactionStatus
+from ledger.errors import InvalidState
+from ledger.models import Transaction
+from ledger.services.payments import payment_close, payment_query
+from ledger.services.refunds import refund_query
+
+S = TransactionStatus
+
+
+def due_queries(*, now: datetime, limit: int = 200) -> list[tuple[int, str]]:
+    return list(
+        Transaction.objects.filter(
+            next_query_at__lte=now,
+            status__in=[S.PENDING, S.AUTHORIZED],
+            kind__in=[TransactionKind.PAYMENT, TransactionKind.REFUND],
+        )
+        .order_by("next_query_at")
+        .values_list("pk", "kind")[:limit]
+    )
+
+
+def query_due(*, now: datetime) -> int:
+    done = 0
+    for txn_id, kind in due_queries(now=now):
+        if kind == TransactionKind.REFUND:
+            refund_query(refund_id=txn_id, now=now)
+        else:
+            payment_query(txn_id=txn_id, now=now)
+        done += 1
+    return done
+
+
+def expire_due(*, now: datetime, limit: int = 200) -> int:
+    """Pending payments past their expiry: ask the channel first — a paid one is applied,
+    an unpaid one closed there and here."""
+    expired = list(
+        Transaction.objects.filter(kind=TransactionKind.PAYMENT, status=S.PENDING, expires_at__lte=now)
+        .order_by("expires_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    closed = 0
+    for txn_id in expired:
+        txn = payment_query(txn_id=txn_id, now=now)
+        if txn.status != S.PENDING or txn.channel_state == ChannelState.UNKNOWN:
+            continue
+        try:
+            payment_close(txn_id=txn_id, now=now, reason="expired")
+            closed += 1
+        except InvalidState:
+            continue  # paid at the last moment, or the channel cannot say yet
+    return closed

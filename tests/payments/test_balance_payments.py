@@ -1,0 +1,133 @@
+"""Payments paid from a wallet (the balance channel): hold at create, confirmed at once."""
+
+import pytest
+
+from ledger.models import Hold, Transaction
+from paycenter.models import OutboxMessage
+from tests.ledger.conftest import assert_ledger_clean
+
+pytestmark = pytest.mark.django_db
+
+
+def shown(api, account):
+    body = api.get(f"/api/v1/accounts/{account.pk}").json()
+    return body["total"], body["available"], body["frozen"]
+
+
+def test_a_balance_payment_succeeds_at_once_and_credits_the_merchant(
+    api, merchant, balance_channel, wallet_of, pay
+):
+    alice = wallet_of("alice", balance=100_00)
+    response = pay("12.30", channel="balance", payer_account_id=alice.pk, key="p1")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["status"], body["channel"], body["method"], body["amount"]) == (
+        "succeeded",
+        "balance",
+        "balance",
+        "12.30",
+    )
+    assert body["id"].startswith("PAY") and body["paid_at"] and body["action"] == {"type": "none"}
+    assert shown(api, alice) == ("87.70", "87.70", "0.00")
+    settlement = merchant.accounts.get(kind="merchant_settlement")
+    assert shown(api, settlement)[0] == "12.30"
+    assert OutboxMessage.objects.filter(topic="webhook", payload__type="payment.succeeded").count() == 1
+    assert api.get(f"/api/v1/payments/{body['id']}").json()["status"] == "succeeded"
+    assert api.get("/api/v1/payments?out_trade_no=order-1").json()["id"] == body["id"]
+    assert_ledger_clean()
+
+
+def test_insufficient_balance_writes_nothing(api, balance_channel, wallet_of, pay):
+    alice = wallet_of("alice", balance=10_00)
+    response = pay("10.01", channel="balance", payer_account_id=alice.pk)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "insufficient_funds"
+    assert not Transaction.objects.filter(kind="payment").exists()
+
+
+def test_the_same_out_trade_no_is_409_and_an_idempotent_replay_is_not(api, balance_channel, wallet_of, pay):
+    alice = wallet_of("alice", balance=100_00)
+    first = pay("1.00", channel="balance", payer_account_id=alice.pk, out_trade_no="o-1", key="k-1")
+    again = pay("1.00", channel="balance", payer_account_id=alice.pk, out_trade_no="o-1", key="k-1")
+    assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+    other = pay("1.00", channel="balance", payer_account_id=alice.pk, out_trade_no="o-1", key="k-2")
+    assert other.status_code == 409 and other.json()["error"]["code"] == "duplicate_out_trade_no"
+    assert shown(api, alice)[0] == "99.00"
+
+
+def test_pre_authorization_holds_then_captures_part(api, merchant, balance_channel, wallet_of, pay):
+    alice = wallet_of("alice", balance=100_00)
+    body = pay("50.00", channel="balance", payer_account_id=alice.pk, capture=False).json()
+    assert body["status"] == "authorized"
+    assert shown(api, alice) == ("100.00", "50.00", "50.00")
+    captured = api.post(f"/api/v1/payments/{body['id']}/capture", {"amount": "30.00"})
+    assert captured.status_code == 200, captured.content
+    assert captured.json()["status"] == "succeeded" and captured.json()["captured_amount"] == "30.00"
+    assert shown(api, alice) == ("70.00", "70.00", "0.00")
+    again = api.post(f"/api/v1/payments/{body['id']}/capture", {"amount": "10.00"})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "invalid_state"
+    assert_ledger_clean()
+
+
+def test_capture_above_the_authorization_is_refused(api, balance_channel, wallet_of, pay):
+    alice = wallet_of("alice", balance=100_00)
+    body = pay("50.00", channel="balance", payer_account_id=alice.pk, capture=False).json()
+    response = api.post(f"/api/v1/payments/{body['id']}/capture", {"amount": "50.01"})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "capture_exceeds_authorization"
+
+
+def test_void_releases_the_authorization(api, balance_channel, wallet_of, pay):
+    alice = wallet_of("alice", balance=100_00)
+    body = pay("50.00", channel="balance", payer_account_id=alice.pk, capture=False).json()
+    voided = api.post(f"/api/v1/payments/{body['id']}/void", {})
+    assert voided.status_code == 200 and voided.json()["status"] == "closed"
+    assert shown(api, alice) == ("100.00", "100.00", "0.00")
+    assert Hold.objects.get().status == "cancelled"
+    assert_ledger_clean()
+
+
+def test_partial_and_repeated_refunds_never_exceed_the_payment(
+    api, merchant, balance_channel, wallet_of, pay
+):
+    alice = wallet_of("alice", balance=100_00)
+    payment = pay("40.00", channel="balance", payer_account_id=alice.pk).json()
+    url = f"/api/v1/payments/{payment['id']}/refunds"
+    first = api.post(url, {"amount": "15.00", "reason": "broken cup", "out_refund_no": "r-1"})
+    assert first.status_code == 201, first.content
+    refund = first.json()
+    assert (refund["status"], refund["amount"], refund["payment_id"]) == ("succeeded", "15.00", payment["id"])
+    assert api.get(f"/api/v1/payments/{payment['id']}").json()["status"] == "partially_refunded"
+    too_much = api.post(url, {"amount": "25.01"})
+    assert too_much.status_code == 422 and too_much.json()["error"]["code"] == "refund_exceeds_payment"
+    assert api.post(url, {"amount": "25.00"}).json()["status"] == "succeeded"
+    body = api.get(f"/api/v1/payments/{payment['id']}").json()
+    assert (body["status"], body["refunded_amount"]) == ("refunded", "40.00")
+    assert shown(api, alice)[0] == "100.00"
+    assert api.get(f"/api/v1/refunds/{refund['id']}").json() == refund
+    assert_ledger_clean()
+
+
+def test_the_merchant_must_have_the_funds_to_refund(api, merchant, balance_channel, wallet_of, pay):
+    from django.utils import timezone
+
+    from ledger.services.withdrawals import withdrawal_request
+
+    alice = wallet_of("alice", balance=100_00)
+    payment = pay("40.00", channel="balance", payer_account_id=alice.pk).json()
+    settlement = merchant.accounts.get(kind="merchant_settlement")
+    withdrawal_request(
+        merchant_id=merchant.pk,
+        account_id=settlement.pk,
+        amount_minor=35_00,
+        currency="CNY",
+        destination={"bank": "x"},
+        now=timezone.now(),
+    )
+    response = api.post(f"/api/v1/payments/{payment['id']}/refunds", {"amount": "10.00"})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "insufficient_funds"
+    assert api.get(f"/api/v1/payments/{payment['id']}").json()["refunded_amount"] == "0.00"
+    assert_ledger_clean()
+
+
+def test_no_channel_for_the_merchant_is_422(api, wallet_of, pay):
+    response = pay("1.00", channel="sandbox", method="page")
+    assert response.status_code == 422 and response.json()["error"]["code"] == "channel_unavailable"
