@@ -12,3 +12,5 @@ class ChannelsConfig(AppConfig):
 
         registry.register(BalanceChannel())
         registry.register(SandboxChannel())
+
+        from channels import demo  # noqa: F401  (registers the demo seeder)

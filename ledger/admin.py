@@ -12,7 +12,7 @@ from import_export.admin import ExportActionMixin
 
 from ledger.choices import TransactionKind, TransactionStatus
 from ledger.models import Hold, JournalEntry, Posting, Transaction
-from ledger.services import withdrawals
+from ledger.services import payments, refunds, withdrawals
 from paycenter.adminutils import ReadOnlyAdmin, amount_column
 from paycenter.errors import PaycenterError
 from paycenter.money import format_minor
@@ -64,6 +64,7 @@ class TransactionAdmin(ReadOnlyAdmin):
     list_select_related = ["merchant"]
     date_hierarchy = "created_at"
     change_form_template = "admin/ledger/transaction/change_form.html"
+    actions = ["requery_channel", "close_payment"]
     readonly_fields = ["amount", "refunded", "postings"]
     exclude = ["amount_minor", "refunded_minor"]
     amount = amount_column("amount_minor", "amount")
@@ -78,6 +79,27 @@ class TransactionAdmin(ReadOnlyAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    def has_maintain_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("ledger.maintain_payment")
+
+    @admin.action(description="Re-query the channel", permissions=["maintain"])
+    def requery_channel(self, request: HttpRequest, queryset: object) -> None:
+        now = timezone.now()
+        for txn in queryset.filter(kind__in=[TransactionKind.PAYMENT, TransactionKind.REFUND]):
+            if txn.kind == TransactionKind.REFUND:
+                refunds.refund_query(refund_id=txn.pk, now=now)
+            else:
+                payments.payment_query(txn_id=txn.pk, now=now)
+        self.message_user(request, "Queried; see each transaction's state and channel log.", messages.INFO)
+
+    @admin.action(description="Close (pending payments only)", permissions=["maintain"])
+    def close_payment(self, request: HttpRequest, queryset: object) -> None:
+        for txn in queryset.filter(kind=TransactionKind.PAYMENT):
+            try:
+                payments.payment_close(txn_id=txn.pk, now=timezone.now(), reason=f"closed by {request.user}")
+            except PaycenterError as exc:
+                self.message_user(request, f"{txn.serial}: {exc.message}", messages.ERROR)
 
     def get_urls(self) -> list:
         return [

@@ -74,7 +74,10 @@ class Transaction(ConcurrentTransitionMixin, models.Model):
 
     class Meta:
         ordering = ["-id"]
-        permissions = [("approve_withdrawal", "Can approve, pay out and reject withdrawals")]
+        permissions = [
+            ("approve_withdrawal", "Can approve, pay out and reject withdrawals"),
+            ("maintain_payment", "Can re-query channels and close payments"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="transaction_amount_positive"),
             models.CheckConstraint(

@@ -9,6 +9,8 @@ from django.utils import timezone
 from paycenter.api.signing import sign_request
 from paycenter.celery import app as celery_app
 
+pytest_plugins = ["tests.sandbox_fixtures"]  # sandbox platform + notification receiver
+
 
 @pytest.fixture(autouse=True)
 def _eager_celery():

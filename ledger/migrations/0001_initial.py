@@ -52,7 +52,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-id'],
-                'permissions': [('approve_withdrawal', 'Can approve, pay out and reject withdrawals')],
+                'permissions': [('approve_withdrawal', 'Can approve, pay out and reject withdrawals'), ('maintain_payment', 'Can re-query channels and close payments')],
             },
             bases=(django_fsm.ConcurrentTransitionMixin, models.Model),
         ),

@@ -7,6 +7,9 @@ from django.db import migrations
 
 ROLES = {
     "operations": [
+        "ledger.maintain_payment", "ledger.view_transaction", "channels.view_merchantchannel",
+        "channels.add_merchantchannel", "channels.change_merchantchannel", "channels.view_channelrequestlog",
+        "channels.view_channelnotification",
         "accounts.add_merchant", "accounts.change_merchant", "accounts.view_merchant",
         "accounts.add_merchantapp", "accounts.change_merchantapp", "accounts.view_merchantapp",
         "accounts.view_customer", "accounts.view_account",
