@@ -19,11 +19,14 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-## run: the embedded default — SQLite, eager Celery, demo data — on http://127.0.0.1:$(PORT)
+## run: the embedded default — SQLite, eager Celery, the sandbox platform, demo data — on
+## http://127.0.0.1:$(PORT) (Ctrl-C stops both processes of Procfile.dev)
+run: export DEBUG = 1
+run: export ALLOW_PRIVATE_NOTIFY_URLS = 1
 run: $(VENV)/.runtime
-	DEBUG=1 ALLOW_PRIVATE_NOTIFY_URLS=1 $(BIN)/python manage.py migrate --no-input
-	DEBUG=1 ALLOW_PRIVATE_NOTIFY_URLS=1 $(BIN)/python manage.py seed_demo
-	DEBUG=1 ALLOW_PRIVATE_NOTIFY_URLS=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	mkdir -p var
+	$(BIN)/python manage.py migrate --no-input
+	WEB_PORT=$(PORT) $(BIN)/honcho start -f Procfile.dev
 
 ## up: production-like — gunicorn, Celery worker and beat — against DATABASE_URL / REDIS_URL
 up: $(VENV)/.runtime
@@ -32,7 +35,7 @@ up: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
 	mkdir -p var
-	PORT=$(PORT) $(BIN)/honcho start -f Procfile
+	WEB_PORT=$(PORT) $(BIN)/honcho start -f Procfile
 
 ## test: the whole default suite, on PostgreSQL and Redis (embedded ones when the URLs are unset)
 test: $(VENV)/.dev

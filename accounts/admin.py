@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -9,8 +10,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django_fsm.admin import FSMAdminMixin
 
-from accounts import services
-from accounts.models import Account, Customer, Merchant, MerchantApp
+from accounts import services, webhooks
+from accounts.models import Account, Customer, Merchant, MerchantApp, WebhookDelivery
 from paycenter.adminutils import ReadOnlyAdmin, amount_column
 from paycenter.errors import PaycenterError
 from paycenter.netguard import notify_url_check
@@ -201,3 +202,46 @@ class AccountAdmin(ReadOnlyAdmin):
         # The ledger owns the lines; link to its screen by URL name, not by import.
         url = reverse("admin:ledger_posting_changelist")
         return format_html('<a href="{}?account__id__exact={}">statement</a>', url, account.pk)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    """The delivery log of webhooks to apps; "Resend" queues an event again (same event id)."""
+
+    list_display = [
+        "created_at",
+        "event_id",
+        "event_type",
+        "app",
+        "attempt",
+        "outcome",
+        "response_status",
+        "duration_ms",
+    ]
+    list_filter = ["outcome", "event_type"]
+    search_fields = ["event_id"]
+    list_select_related = ["app"]
+    actions = ["resend"]
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Whoever may see the apps may see what was sent to them.
+        return super().has_view_permission(request, obj) or request.user.has_perm("accounts.view_merchantapp")
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("accounts.change_merchantapp")
+
+    @admin.action(description="Resend the selected events", permissions=["resend"])
+    def resend(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        event_ids = sorted(set(queryset.values_list("event_id", flat=True)))
+        sent = 0
+        for event_id in event_ids:
+            try:
+                webhooks.webhook_resend(
+                    event_id=event_id, actor=request.user.get_username(), now=timezone.now()
+                )
+            except PaycenterError as exc:
+                self.message_user(request, f"{event_id}: {exc.message}", level=messages.ERROR)
+            else:
+                sent += 1
+        if sent:
+            self.message_user(request, f"{sent} event(s) queued again.", level=messages.SUCCESS)

@@ -5,4 +5,5 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
-        from accounts import demo  # noqa: F401  (registers the demo seeder)
+        # Registrations: the demo seeder, and the outbox handler of topic "webhook".
+        from accounts import demo, webhooks  # noqa: F401

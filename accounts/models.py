@@ -162,3 +162,48 @@ class Account(models.Model):
         if self.customer_id:
             return "customer"
         return "merchant" if self.merchant_id else "platform"
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to deliver an event to an app's notify URL (accounts.webhooks): what was
+    sent where, and what came back. Never holds the app secret or the signature."""
+
+    class Outcome(models.TextChoices):
+        DELIVERED = "delivered"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    event_id = models.CharField(max_length=64, help_text="stable across retries and resends")
+    app = models.ForeignKey(
+        MerchantApp, on_delete=models.PROTECT, null=True, blank=True, related_name="webhook_deliveries"
+    )
+    event_type = models.CharField(max_length=64)
+    url = models.CharField(max_length=500, blank=True)
+    attempt = models.PositiveIntegerField(help_text="the outbox message's attempt number")
+    outbox_message_id = models.PositiveBigIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True, help_text="the first 1 KB of the answer")
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome__in=["delivered", "failed", "skipped"]), name="webhookdelivery_outcome"
+            ),
+            models.CheckConstraint(
+                condition=~Q(outcome="delivered") | Q(response_status__gte=200, response_status__lt=300),
+                name="webhookdelivery_delivered_is_2xx",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["event_id"], name="webhookdelivery_event_idx"),
+            models.Index(fields=["created_at"], name="webhookdelivery_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} #{self.attempt} {self.outcome}"

@@ -6,11 +6,10 @@ Payload: {"id": event id (stable across retries and resends), "app_pk", "type",
 import uuid
 from datetime import datetime
 
+from accounts.webhooks import WEBHOOK_TOPIC
 from ledger.models import Transaction
 from ledger.representations import transaction_data
 from paycenter.outbox import outbox_emit
-
-WEBHOOK_TOPIC = "webhook"
 
 
 def event_emit(*, txn: Transaction, event_type: str, now: datetime) -> None:
