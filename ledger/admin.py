@@ -10,11 +10,14 @@ from django.utils.html import format_html, format_html_join
 from import_export import fields, resources
 from import_export.admin import ExportActionMixin
 
+from accounts.webhooks import WEBHOOK_TOPIC, webhook_resend
+from channels.models import ChannelNotification, ChannelRequestLog
 from ledger.choices import TransactionKind, TransactionStatus
 from ledger.models import Hold, JournalEntry, Posting, Transaction
 from ledger.services import payments, refunds, withdrawals
 from paycenter.adminutils import ReadOnlyAdmin, amount_column
 from paycenter.errors import PaycenterError
+from paycenter.models import OutboxMessage
 from paycenter.money import format_minor
 
 WITHDRAWAL_ACTIONS = {
@@ -57,15 +60,18 @@ class TransactionAdmin(ReadOnlyAdmin):
         "amount",
         "currency",
         "out_trade_no",
+        "channel",
+        "channel_trade_no",
+        "review_reason",
         "created_at",
     ]
-    list_filter = ["kind", "status", "currency"]
+    list_filter = ["kind", "status", "channel", "channel_state", "currency"]
     search_fields = ["serial", "out_trade_no", "channel_trade_no"]
     list_select_related = ["merchant"]
     date_hierarchy = "created_at"
     change_form_template = "admin/ledger/transaction/change_form.html"
-    actions = ["requery_channel", "close_payment"]
-    readonly_fields = ["amount", "refunded", "postings"]
+    actions = ["requery_channel", "close_payment", "resend_webhooks"]
+    readonly_fields = ["amount", "refunded", "postings", "channel_log", "notifications"]
     exclude = ["amount_minor", "refunded_minor"]
     amount = amount_column("amount_minor", "amount")
     refunded = amount_column("refunded_minor", "refunded")
@@ -76,6 +82,23 @@ class TransactionAdmin(ReadOnlyAdmin):
             Posting.objects.filter(entry__transaction=txn).select_related("entry", "account").order_by("id")
         )
         return _postings_table(list(lines))
+
+    @admin.display(description="channel calls")
+    def channel_log(self, txn: Transaction) -> str:
+        calls = ChannelRequestLog.objects.filter(reference=txn.serial).order_by("id")
+        rows = (
+            (c.created_at.isoformat(timespec="seconds"), c.operation, c.outcome, c.duration_ms, c.error[:80])
+            for c in calls
+        )
+        return format_html_join("", "<div>{} {} → {} ({} ms) {}</div>", rows) or "—"
+
+    @admin.display(description="notifications")
+    def notifications(self, txn: Transaction) -> str:
+        found = ChannelNotification.objects.filter(reference=txn.serial).order_by("id")
+        rows = (
+            (n.received_at.isoformat(timespec="seconds"), n.event, n.outcome, n.detail[:80]) for n in found
+        )
+        return format_html_join("", "<div>{} {} → {} {}</div>", rows) or "—"
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -100,6 +123,22 @@ class TransactionAdmin(ReadOnlyAdmin):
                 payments.payment_close(txn_id=txn.pk, now=timezone.now(), reason=f"closed by {request.user}")
             except PaycenterError as exc:
                 self.message_user(request, f"{txn.serial}: {exc.message}", messages.ERROR)
+
+    @admin.action(description="Resend the latest webhook of each", permissions=["maintain"])
+    def resend_webhooks(self, request: HttpRequest, queryset: object) -> None:
+        sent = 0
+        for txn in queryset:
+            message = (
+                OutboxMessage.objects.filter(topic=WEBHOOK_TOPIC, payload__data__id=txn.serial)
+                .order_by("-id")
+                .first()
+            )
+            if message is not None:
+                webhook_resend(
+                    event_id=message.payload["id"], actor=request.user.get_username(), now=timezone.now()
+                )
+                sent += 1
+        self.message_user(request, f"{sent} webhook(s) queued again.", messages.INFO)
 
     def get_urls(self) -> list:
         return [

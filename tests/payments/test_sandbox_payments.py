@@ -2,6 +2,8 @@
 sandbox server, the sandbox notifies Paycenter's live server (RELIABILITY 1, 9, 10, 13,
 16, 21)."""
 
+import hashlib
+import hmac
 import json
 import time
 from collections import Counter
@@ -12,6 +14,7 @@ import pytest
 import requests
 from django.utils import timezone
 
+from accounts.services import app_update
 from channels.models import ChannelNotification, ChannelRequestLog
 from channels.services import merchant_channel_activate
 from ledger.models import JournalEntry, Transaction
@@ -49,7 +52,19 @@ def status_of(serial):
     return Transaction.objects.get(serial=serial).status
 
 
-def test_full_run_create_notify_refund(api, sandbox_channel, pay):
+def test_full_run_create_notify_refund(api, onboarded, sandbox_channel, pay, receiver):
+    """create → sandbox → signed notification → succeeded → app webhook received and
+    verified → partial refund → refunded amounts right → ledger_verify clean."""
+    _, app, secret = onboarded
+    app_update(
+        app_pk=app.pk,
+        name=app.name,
+        notify_url=receiver.url,
+        ip_allowlist="",
+        enabled=True,
+        actor="t",
+        now=timezone.now(),
+    )
     created = pay("25.00", channel="sandbox", method="page", **behaviour(outcome="succeed", delay_ms=50))
     assert created.status_code == 201, created.content
     body = created.json()
@@ -77,6 +92,15 @@ def test_full_run_create_notify_refund(api, sandbox_channel, pay):
         )
     )
     assert ChannelNotification.objects.get(event="refund.succeeded").outcome == "duplicate"
+
+    webhooks = {(w.json["type"], w.json["data"]["id"]): w for w in receiver.wait_for(2)}
+    paid_hook = webhooks[("payment.succeeded", body["id"])]
+    stamp = paid_hook.headers["X-Paycenter-Timestamp"]
+    expected = hmac.new(secret.encode(), stamp.encode() + b"." + paid_hook.body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(paid_hook.headers["X-Paycenter-Signature"], expected)
+    assert paid_hook.headers["X-Paycenter-Event-Id"] == paid_hook.json["id"]
+    assert paid_hook.json["data"]["status"] == "succeeded" and paid_hook.json["data"]["amount"] == "25.00"
+    assert ("refund.succeeded", refund.json()["id"]) in webhooks
     assert_ledger_clean()
 
 
