@@ -40,7 +40,7 @@ def two_channels(sandbox, merchant, live_server, settings, monkeypatch):
 
 
 def test_routing_follows_priority_and_amount_rules(api, two_channels, pay):
-    primary, backup = two_channels
+    primary, _ = two_channels
     assert pay("5.00", method="page").json()["channel"] == "sandbox"
     MerchantChannel.objects.filter(pk=primary.pk).update(max_amount_minor=10_00)
     assert pay("10.01", method="page").json()["channel"] == "backup"
@@ -48,7 +48,7 @@ def test_routing_follows_priority_and_amount_rules(api, two_channels, pay):
 
 
 def test_an_unreachable_channel_fails_over_and_is_then_skipped(api, two_channels, pay):
-    primary, backup = two_channels
+    primary, _ = two_channels
     params = {**primary.params, "base_url": dead_url()}
     MerchantChannel.objects.filter(pk=primary.pk).update(params=params)
 
