@@ -52,7 +52,7 @@ def test_an_unreachable_channel_fails_over_and_is_then_skipped(api, two_channels
     params = {**primary.params, "base_url": dead_url()}
     MerchantChannel.objects.filter(pk=primary.pk).update(params=params)
 
-    for n in range(3):
+    for _ in range(3):
         body = pay("5.00", method="page").json()
         assert (body["status"], body["channel"]) == ("pending", "backup"), body
     assert ChannelRequestLog.objects.filter(merchant_channel=primary, outcome="unreachable").count() == 3
