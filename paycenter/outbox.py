@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 
@@ -23,7 +24,14 @@ from paycenter.trace import get_trace_id, reset_trace_id, set_trace_id
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=5)
+
+def lease() -> timedelta:
+    """How long a dispatcher may hold a message before others may take it: longer than any
+    handler runs (webhooks time out after 15 s), short enough that a dead worker's message
+    is soon delivered again."""
+    return timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+
+
 DEFAULT_BACKOFF = (15, 30, 180, 600, 1800, 3600, 10800, 21600, 43200, 86400)
 
 
@@ -84,7 +92,7 @@ def _claim(*, message_id: int, now: datetime) -> OutboxMessage | None:
     claimable = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
     claimed = OutboxMessage.objects.filter(
         claimable, pk=message_id, status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now
-    ).update(locked_until=now + LEASE, attempts=F("attempts") + 1)
+    ).update(locked_until=now + lease(), attempts=F("attempts") + 1)
     if not claimed:
         return None
     return OutboxMessage.objects.get(pk=message_id)

@@ -190,6 +190,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
+OUTBOX_LEASE_SECONDS = int(os.environ.get("OUTBOX_LEASE_SECONDS", "120"))
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "paycenter.tasks.outbox_sweep_task", "schedule": 15.0},
     "idempotency-purge": {"task": "paycenter.tasks.idempotency_purge_task", "schedule": 3600.0},
