@@ -122,7 +122,7 @@ def test_a_late_result_from_an_expired_lease_does_not_overwrite_the_new_owner():
         topic="tests.unit", payload={"n": 6}, next_attempt_at=now, created_at=now
     )
     stale = outbox._claim(message_id=message.pk, now=now)
-    later = now + outbox.LEASE + timedelta(seconds=1)
+    later = now + outbox.lease() + timedelta(seconds=1)
     assert outbox.outbox_dispatch(message_id=message.pk, now=later) == "delivered"
     failures["left"] = 1
     outbox._run(stale, now=later)  # the first worker wakes up and fails

@@ -144,7 +144,8 @@ def test_killing_the_worker_mid_delivery_loses_no_webhook(onboarded, settings):
         ]
         assert set(ids) <= set(receiver.event_ids)
         print(
-            f"killed with {in_flight} message(s) in flight; {len(receiver.event_ids)} deliveries for {EVENTS} events"
+            f"killed with {in_flight} message(s) in flight; "
+            f"{len(receiver.event_ids)} deliveries for {EVENTS} events"
         )
     finally:
         for worker in (first, second):
