@@ -91,7 +91,7 @@ def test_a_genuine_notification_for_an_unknown_payment_is_recorded_and_alerted(c
 
 
 def test_an_unknown_merchant_channel_or_channel_is_refused(client, platform_key):
-    mc, key = platform_key
+    mc, _ = platform_key
     body = b"{}"
     assert (
         client.post(f"/notify/sandbox/{mc.pk + 999}", body, content_type="application/json").status_code
