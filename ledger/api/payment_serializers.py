@@ -4,6 +4,12 @@ from rest_framework import serializers
 
 from channels.choices import Method
 from paycenter.api.fields import AmountField, CurrencyField
+from paycenter.errors import Unprocessable
+
+
+class NotSupported(Unprocessable):
+    code = "not_supported"
+
 
 CHANNELS = ["balance", "alipay", "wechatpay", "quickpay", "sandbox"]
 
@@ -31,6 +37,10 @@ class PaymentInput(serializers.Serializer):
         return value
 
     def validate(self, data: dict) -> dict:
+        for unsupported in ("splits", "agreement_id"):
+            if self.initial_data.get(unsupported) not in (None, [], ""):
+                # Silently ignoring them would take money the app meant to split.
+                raise NotSupported(f"{unsupported} is not supported yet.", field=unsupported)
         if data["channel"] == "balance" or data["method"] == Method.BALANCE:
             data["channel"], data["method"] = "balance", Method.BALANCE
             if data["payer_account_id"] is None:

@@ -131,3 +131,13 @@ def test_the_merchant_must_have_the_funds_to_refund(api, merchant, balance_chann
 def test_no_channel_for_the_merchant_is_422(api, wallet_of, pay):
     response = pay("1.00", channel="sandbox", method="page")
     assert response.status_code == 422 and response.json()["error"]["code"] == "channel_unavailable"
+
+
+@pytest.mark.parametrize(
+    "extra", [{"splits": [{"merchant_id": 1, "amount": "1.00"}]}, {"agreement_id": "AG1"}]
+)
+def test_fields_not_built_yet_are_refused_not_ignored(api, balance_channel, wallet_of, pay, extra):
+    alice = wallet_of("alice", balance=10_00)
+    response = pay("1.00", channel="balance", payer_account_id=alice.pk, **extra)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "not_supported"
+    assert not Transaction.objects.filter(kind="payment").exists()
