@@ -34,6 +34,7 @@ from paycenter.errors import InvalidRequest
 logger = logging.getLogger(__name__)
 S = TransactionStatus
 RETRY_AFTER_FAILURE = timedelta(seconds=15)
+AUTHORIZATION_TTL = timedelta(days=7)
 QUERY_BACKOFF_SECONDS = (5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 PAID = {S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.REFUNDED}
 
@@ -157,12 +158,14 @@ def _prepay(
         now=now,
     )
     if payer is not None:
+        # An unpaid payment's hold lapses with it; an authorization's lives until it is
+        # captured or voided (the expiry sweep voids it after AUTHORIZATION_TTL).
         hold_freeze(
             key=f"payment:{txn.serial}",
             account=payer,
             amount_minor=request.amount_minor,
             txn=txn,
-            expires_at=txn.expires_at,
+            expires_at=txn.expires_at if request.capture else None,
             now=now,
         )
     return txn
@@ -278,8 +281,9 @@ def payment_succeed(*, txn_id: int, result: ChannelPayment, now: datetime) -> st
 
 def _post_payment(txn: Transaction, *, amount_minor: int, from_authorization: bool, now: datetime) -> None:
     merchant = Account.objects.get(pk=txn.payee_account_id)
-    hold = txn.holds.filter(status="pending").first()
-    if hold is not None:
+    if txn.payer_account_id is not None:
+        # Paid from a wallet: the money is the frozen hold, and nothing else.
+        hold = txn.holds.get(status="pending")
         hold_confirm(
             hold_id=hold.pk, credit_account=merchant, amount_minor=amount_minor, reason="payment", now=now
         )
@@ -312,6 +316,7 @@ def payment_authorize(*, txn_id: int, result: ChannelPayment, now: datetime) -> 
     txn.channel_state = ChannelState.AUTHORIZED
     txn.channel_trade_no = result.channel_trade_no or txn.channel_trade_no
     txn.next_query_at = None
+    txn.expires_at = now + AUTHORIZATION_TTL
     txn.save()
     event_emit(txn=txn, event_type="payment.authorized", now=now)
     return "applied"

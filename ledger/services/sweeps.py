@@ -8,6 +8,7 @@ from ledger.choices import TransactionKind, TransactionStatus
 from ledger.errors import InvalidState
 from ledger.models import Transaction
 from ledger.services.payments import payment_close, payment_query
+from ledger.services.preauth import payment_void
 from ledger.services.refunds import refund_query
 
 S = TransactionStatus
@@ -38,13 +39,13 @@ def query_due(*, now: datetime) -> int:
 
 def expire_due(*, now: datetime, limit: int = 200) -> int:
     """Pending payments past their expiry: ask the channel first — a paid one is applied,
-    an unpaid one closed there and here."""
+    an unpaid one closed there and here. Authorizations never captured are voided."""
+    closed = _void_lapsed_authorizations(now=now, limit=limit)
     expired = list(
         Transaction.objects.filter(kind=TransactionKind.PAYMENT, status=S.PENDING, expires_at__lte=now)
         .order_by("expires_at")
         .values_list("pk", flat=True)[:limit]
     )
-    closed = 0
     for txn_id in expired:
         txn = payment_query(txn_id=txn_id, now=now)
         if txn.status != S.PENDING or txn.channel_state == ChannelState.UNKNOWN:
@@ -55,3 +56,22 @@ def expire_due(*, now: datetime, limit: int = 200) -> int:
         except InvalidState:
             continue  # paid at the last moment, or the channel cannot say yet
     return closed
+
+
+def _void_lapsed_authorizations(*, now: datetime, limit: int) -> int:
+    lapsed = list(
+        Transaction.objects.filter(
+            kind=TransactionKind.PAYMENT,
+            status=S.AUTHORIZED,
+            captured_minor__isnull=True,
+            expires_at__lte=now,
+        ).values_list("pk", flat=True)[:limit]
+    )
+    voided = 0
+    for txn_id in lapsed:
+        try:
+            payment_void(txn_id=txn_id, now=now)
+            voided += 1
+        except InvalidState:
+            continue  # captured meanwhile
+    return voided

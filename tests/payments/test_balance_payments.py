@@ -141,3 +141,26 @@ def test_fields_not_built_yet_are_refused_not_ignored(api, balance_channel, wall
     response = pay("1.00", channel="balance", payer_account_id=alice.pk, **extra)
     assert response.status_code == 422 and response.json()["error"]["code"] == "not_supported"
     assert not Transaction.objects.filter(kind="payment").exists()
+
+
+def test_an_authorization_outlives_the_payment_expiry_until_captured_or_voided(
+    api, balance_channel, wallet_of, pay
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ledger.services.holds import holds_expire
+    from ledger.services.sweeps import expire_due
+
+    alice = wallet_of("alice", balance=100_00)
+    body = pay("50.00", channel="balance", payer_account_id=alice.pk, capture=False, expire_seconds=60).json()
+    in_an_hour = timezone.now() + timedelta(hours=1)
+    holds_expire(now=in_an_hour)
+    expire_due(now=in_an_hour)
+    assert api.get(f"/api/v1/payments/{body['id']}").json()["status"] == "authorized"
+    assert shown(api, alice) == ("100.00", "50.00", "50.00")
+    expire_due(now=timezone.now() + timedelta(days=8))
+    assert api.get(f"/api/v1/payments/{body['id']}").json()["status"] == "closed"
+    assert shown(api, alice) == ("100.00", "100.00", "0.00")
+    assert_ledger_clean()
