@@ -150,7 +150,7 @@ def _prepay(
         memo=request.subject,
         channel=first.mc.channel,
         merchant_channel=first.mc,
-        method=request.method or next(iter(sorted(first.plugin.methods))),
+        method=request.method or _default_method(first.plugin.methods),
         payer_account=payer,
         payee_account=settlement_account(merchant_id=merchant_id, currency=request.currency, now=now),
         expires_at=now + timedelta(seconds=request.expire_seconds),
@@ -169,6 +169,14 @@ def _prepay(
             now=now,
         )
     return txn
+
+
+def _default_method(methods: frozenset[str]) -> str:
+    """No method asked for: the most widely usable one the channel has."""
+    for method in ("page", "wap", "native", "balance"):
+        if method in methods:
+            return method
+    return sorted(methods)[0]
 
 
 def _switch_channel(txn: Transaction, candidate: Route) -> Transaction:
