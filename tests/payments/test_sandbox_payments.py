@@ -278,3 +278,36 @@ def test_expired_payments_are_closed_after_asking_the_channel(api, sandbox_chann
     assert expire_due(now=later) == 1
     assert (status_of(unpaid["id"]), status_of(paid["id"])) == ("closed", "succeeded")
     assert_ledger_clean()
+
+
+def test_a_refund_timeout_is_resolved_by_query_without_a_second_refund(api, sandbox_channel, pay, settings):
+    """RELIABILITY 10 for refunds: the channel refunded but did not answer in time."""
+    body = pay("30.00", channel="sandbox", **behaviour(outcome="succeed")).json()
+    wait_for(lambda: status_of(body["id"]) == "succeeded")
+    settings.SANDBOX_CHANNEL_TIMEOUT = 0.5
+    refund = api.post(
+        f"/api/v1/payments/{body['id']}/refunds",
+        {"amount": "12.00", "metadata": {"sandbox": {"outcome": "timeout", "timeout_ms": 1500}}},
+    ).json()
+    assert refund["status"] == "pending"
+    assert api.get(f"/api/v1/payments/{body['id']}").json()["refunded_amount"] == "12.00"  # reserved
+    time.sleep(1.2)
+    settings.SANDBOX_CHANNEL_TIMEOUT = 10
+    Transaction.objects.filter(serial=refund["id"]).update(next_query_at=timezone.now())
+    query_due(now=timezone.now())
+    assert api.get(f"/api/v1/refunds/{refund['id']}").json()["status"] == "succeeded"
+    assert api.get(f"/api/v1/payments/{body['id']}").json()["status"] == "partially_refunded"
+    assert ChannelRequestLog.objects.filter(reference=refund["id"], operation="refund").count() == 1
+    assert_ledger_clean()
+
+
+def test_a_refund_before_the_payment_succeeded_is_refused(api, sandbox_channel, pay):
+    """RELIABILITY 13 (out of order): nothing to refund yet; the payment later succeeds normally."""
+    body = pay("5.00", channel="sandbox", **behaviour(outcome="succeed", delay_ms=500)).json()
+    early = api.post(f"/api/v1/payments/{body['id']}/refunds", {"amount": "1.00"})
+    assert early.status_code == 409 and early.json()["error"]["code"] == "invalid_state"
+    wait_for(lambda: status_of(body["id"]) == "succeeded")
+    assert (
+        api.post(f"/api/v1/payments/{body['id']}/refunds", {"amount": "1.00"}).json()["status"] == "succeeded"
+    )
+    assert_ledger_clean()
