@@ -204,18 +204,6 @@ class PostingResource(resources.ModelResource):
             "reason",
             "transaction_id",
         ]
-        export_order = [
-            "id",
-            "created_at",
-            "account",
-            "currency",
-            "direction",
-            "amount",
-            "balance_after",
-            "seq",
-            "reason",
-            "transaction_id",
-        ]
 
     def dehydrate_amount(self, posting: Posting) -> str:
         return format_minor(posting.amount_minor, posting.currency)

@@ -4,6 +4,15 @@ from accounts.models import Account
 from paycenter.api.fields import CurrencyField, MoneyAmountField
 
 
+def account_owner(account: Account) -> dict:
+    owner: dict = {"type": account.owner_type}
+    if account.customer_id:
+        owner.update(id=account.customer_id, external_id=account.customer.external_id)
+    elif account.merchant_id:
+        owner["id"] = account.merchant_id
+    return owner
+
+
 class AccountOutput(serializers.ModelSerializer):
     owner = serializers.SerializerMethodField()
     total = MoneyAmountField(source="total_minor")
@@ -15,12 +24,7 @@ class AccountOutput(serializers.ModelSerializer):
         fields = ["id", "owner", "kind", "currency", "total", "available", "frozen", "status"]
 
     def get_owner(self, account: Account) -> dict:
-        owner: dict = {"type": account.owner_type}
-        if account.customer_id:
-            owner.update(id=account.customer_id, external_id=account.customer.external_id)
-        elif account.merchant_id:
-            owner["id"] = account.merchant_id
-        return owner
+        return account_owner(account)
 
 
 class CustomerInput(serializers.Serializer):

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from accounts.api.serializers import account_owner
 from ledger.models import Posting
 from paycenter.api.fields import AmountField, CurrencyField, MoneyAmountField
 
@@ -15,13 +16,7 @@ class BalanceOutput(serializers.Serializer):
     status = serializers.CharField()
 
     def get_owner(self, balance: object) -> dict:
-        account = balance.account
-        owner: dict = {"type": account.owner_type}
-        if account.customer_id:
-            owner.update(id=account.customer_id, external_id=account.customer.external_id)
-        elif account.merchant_id:
-            owner["id"] = account.merchant_id
-        return owner
+        return account_owner(balance.account)
 
 
 class StatementQuery(serializers.Serializer):

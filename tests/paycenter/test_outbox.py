@@ -1,22 +1,19 @@
 """The transactional outbox: written with the business transaction, delivered at least once."""
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from paycenter import outbox
 from paycenter.models import OutboxMessage
 from paycenter.tasks import outbox_sweep_task
 from paycenter.trace import reset_trace_id, set_trace_id
+from tests.workers import start_celery_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 delivered: list[dict] = []
@@ -147,44 +144,13 @@ def test_the_message_keeps_the_trace_id_of_its_request():
     assert OutboxMessage.objects.get(pk=message.pk).trace_id == "trace-outbox-1"
 
 
-def _worker_env() -> dict:
-    url = urlsplit(os.environ["DATABASE_URL"])
-    test_db = connection.settings_dict["NAME"]
-    env = dict(os.environ)
-    env["DATABASE_URL"] = urlunsplit(url._replace(path=f"/{test_db}"))
-    env["CELERY_TASK_ALWAYS_EAGER"] = "0"
-    return env
-
-
 @pytest.fixture
 def real_worker():
     """A `celery worker` process on the real Redis broker and the test database."""
-    log = open(ROOT / "var" / "test-worker.log", "w")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tests.worker_app",
-            "worker",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        cwd=ROOT,
-        env=_worker_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_celery_worker(app="tests.worker_app", log_name="test-worker.log")
     yield process
     process.terminate()
     process.wait(timeout=20)
-    log.close()
 
 
 def _wait_for(condition, timeout: float = 30.0) -> bool:

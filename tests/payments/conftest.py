@@ -27,3 +27,14 @@ def pay(api):
         return api.post("/api/v1/payments", body, idempotency_key=key)
 
     return send
+
+
+@pytest.fixture
+def sandbox_channel(sandbox, merchant, live_server, settings):
+    """The merchant set up with a running sandbox platform, which notifies the live server."""
+    settings.SANDBOX_CHANNEL_URL = sandbox.url
+    settings.PAYCENTER_PUBLIC_URL = live_server.url
+    settings.ALLOW_PRIVATE_NOTIFY_URLS = True
+    return merchant_channel_activate(
+        merchant_id=merchant.pk, channel="sandbox", actor="test", now=timezone.now()
+    )

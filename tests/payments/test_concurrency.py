@@ -11,23 +11,12 @@ from django.db import connection
 from django.utils import timezone
 
 from channels.models import ChannelRequestLog
-from channels.services import merchant_channel_activate
 from ledger.models import JournalEntry, Posting, Transaction
 from ledger.services.payments import payment_query
 from tests.conftest import SignedClient
 from tests.ledger.conftest import assert_ledger_clean
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def sandbox_channel(sandbox, merchant, live_server, settings):
-    settings.SANDBOX_CHANNEL_URL = sandbox.url
-    settings.PAYCENTER_PUBLIC_URL = live_server.url
-    settings.ALLOW_PRIVATE_NOTIFY_URLS = True
-    return merchant_channel_activate(
-        merchant_id=merchant.pk, channel="sandbox", actor="test", now=timezone.now()
-    )
 
 
 def in_threads(count, work, workers=20):

@@ -16,22 +16,11 @@ from django.utils import timezone
 
 from accounts.services import app_update
 from channels.models import ChannelNotification, ChannelRequestLog
-from channels.services import merchant_channel_activate
 from ledger.models import JournalEntry, Transaction
 from ledger.services.sweeps import query_due
 from tests.ledger.conftest import assert_ledger_clean
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def sandbox_channel(sandbox, merchant, live_server, settings):
-    settings.SANDBOX_CHANNEL_URL = sandbox.url
-    settings.PAYCENTER_PUBLIC_URL = live_server.url
-    settings.ALLOW_PRIVATE_NOTIFY_URLS = True
-    return merchant_channel_activate(
-        merchant_id=merchant.pk, channel="sandbox", actor="test", now=timezone.now()
-    )
 
 
 def behaviour(**fields):

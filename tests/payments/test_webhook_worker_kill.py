@@ -1,19 +1,16 @@
 """RELIABILITY 11: a real Celery worker is killed while it delivers webhooks; a new one
 finishes the job. Every event arrives at least once and the outbox is left empty."""
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.services import app_update
@@ -21,6 +18,7 @@ from paycenter.celery import app as celery_app
 from paycenter.models import OutboxMessage
 from paycenter.outbox import outbox_emit
 from paycenter.tasks import outbox_sweep_task
+from tests.workers import start_celery_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = 30
@@ -52,35 +50,10 @@ class SlowReceiver:
 
 
 def start_worker(log_name: str) -> subprocess.Popen:
-    url = urlsplit(os.environ["DATABASE_URL"])
-    env = {
-        **os.environ,
-        "DATABASE_URL": urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"])),
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "ALLOW_PRIVATE_NOTIFY_URLS": "1",
-        "OUTBOX_LEASE_SECONDS": "2",
-    }
-    log = open(ROOT / "var" / log_name, "w")  # noqa: SIM115
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "paycenter",
-            "worker",
-            "--pool",
-            "solo",
-            "--loglevel",
-            "INFO",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    return start_celery_worker(
+        app="paycenter",
+        log_name=log_name,
+        env={"ALLOW_PRIVATE_NOTIFY_URLS": "1", "OUTBOX_LEASE_SECONDS": "2"},
     )
 
 
