@@ -72,6 +72,31 @@ class TransactionAdmin(ReadOnlyAdmin):
     change_form_template = "admin/ledger/transaction/change_form.html"
     actions = ["requery_channel", "close_payment", "resend_webhooks"]
     readonly_fields = ["amount", "refunded", "postings", "channel_log", "notifications"]
+    fieldsets = [
+        (None, {"fields": ["serial", "kind", "status", "amount", "refunded", "currency", "merchant", "app"]}),
+        ("Identifiers", {"fields": ["out_trade_no", "channel_trade_no", "idempotency_key"]}),
+        ("Money movements", {"fields": ["postings"]}),
+        ("Accounts", {"fields": ["payer_account", "payee_account", "refund_of", "memo", "destination"]}),
+        (
+            "Channel",
+            {
+                "fields": [
+                    "channel",
+                    "merchant_channel",
+                    "method",
+                    "channel_state",
+                    "action",
+                    "expires_at",
+                    "next_query_at",
+                    "query_attempts",
+                    "review_reason",
+                    "channel_log",
+                    "notifications",
+                ]
+            },
+        ),
+        ("More", {"fields": ["metadata", "paid_minor", "captured_minor", "created_at", "finished_at"]}),
+    ]
     exclude = ["amount_minor", "refunded_minor"]
     amount = amount_column("amount_minor", "amount")
     refunded = amount_column("refunded_minor", "refunded")
