@@ -218,7 +218,7 @@ def _set_hot_buffered(ledger: Ledger, buffered: bool, results: Results) -> None:
     (what a run left in it is applied here, untimed, and its cost recorded)."""
     start = time.perf_counter()
     applied = account_apply_pending(account_id=ledger.hot_id)
-    results.applied("account_apply_pending (ORM bulk_update)", applied, time.perf_counter() - start)
+    results.applied("account_apply_pending", applied, time.perf_counter() - start)
     Account.objects.filter(pk=ledger.hot_id).update(buffered=buffered)
 
 
