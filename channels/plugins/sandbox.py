@@ -127,12 +127,17 @@ class SandboxChannel(ChannelPlugin):
             raise ChannelTimeout(str(exc)) from exc
         except requests.Timeout as exc:
             raise ChannelTimeout(str(exc)) from exc
-        _verify(
-            mc.params["platform_public_key"],
-            response.headers.get("X-Sandbox-Timestamp", "").encode() + b"\n" + response.content,
-            response.headers.get("X-Sandbox-Signature", ""),
-        )
-        data = response.json() if response.content else {}
+        try:
+            _verify(
+                mc.params["platform_public_key"],
+                response.headers.get("X-Sandbox-Timestamp", "").encode() + b"\n" + response.content,
+                response.headers.get("X-Sandbox-Signature", ""),
+            )
+            data = response.json() if response.content else {}
+        except (VerificationFailed, ValueError) as exc:
+            # Not the platform's word (a proxy's error page, a forgery): what happened there
+            # is unknown, and only a query may tell.
+            raise ChannelTimeout(f"unverifiable answer (HTTP {response.status_code}): {exc}") from exc
         gateway.record(status=response.status_code, response=data)
         if response.status_code >= 400:
             raise ChannelError(data.get("code", f"HTTP_{response.status_code}"), data.get("message", ""))

@@ -14,6 +14,17 @@ class NotSupported(Unprocessable):
 CHANNELS = ["balance", "alipay", "wechatpay", "quickpay", "sandbox"]
 
 
+def _metadata(value: object) -> dict:
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("metadata is an object.")
+    if len(json.dumps(value)) > 4096:
+        raise serializers.ValidationError("metadata is at most 4 KB of JSON.")
+    sandbox = value.get("sandbox")
+    if sandbox is not None and not isinstance(sandbox, dict):
+        raise serializers.ValidationError("metadata.sandbox is an object.")
+    return value
+
+
 class PaymentInput(serializers.Serializer):
     out_trade_no = serializers.RegexField(r"^[A-Za-z0-9_\-.:]{1,64}$", max_length=64)
     amount = AmountField()
@@ -27,14 +38,7 @@ class PaymentInput(serializers.Serializer):
     metadata = serializers.JSONField(default=dict)
 
     def validate_metadata(self, value: object) -> dict:
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("metadata is an object.")
-        if len(json.dumps(value)) > 4096:
-            raise serializers.ValidationError("metadata is at most 4 KB of JSON.")
-        sandbox = value.get("sandbox")
-        if sandbox is not None and not isinstance(sandbox, dict):
-            raise serializers.ValidationError("metadata.sandbox is an object.")
-        return value
+        return _metadata(value)
 
     def validate(self, data: dict) -> dict:
         for unsupported in ("splits", "agreement_id"):
@@ -61,6 +65,9 @@ class RefundInput(serializers.Serializer):
         r"^[A-Za-z0-9_\-.:]{1,64}$", required=False, default=None, allow_null=True
     )
     metadata = serializers.JSONField(default=dict)
+
+    def validate_metadata(self, value: object) -> dict:
+        return _metadata(value)
 
 
 class PaymentOutput(serializers.Serializer):

@@ -28,8 +28,8 @@ from ledger.models import Transaction
 from ledger.services.events import event_emit
 from ledger.services.holds import hold_cancel, hold_confirm, hold_freeze
 from ledger.services.journal import Leg, journal_post
-from ledger.services.records import clearing_account, merchant_account, transaction_new
-from paycenter.errors import InvalidRequest
+from ledger.services.records import AlreadyDone, clearing_account, merchant_account, transaction_new
+from paycenter.errors import IdempotencyKeyReused, InvalidRequest
 
 logger = logging.getLogger(__name__)
 S = TransactionStatus
@@ -87,9 +87,12 @@ def payment_create(
         amount_minor=request.amount_minor,
         now=now,
     )
-    txn = _prepay(
-        app=app, merchant_id=merchant_id, request=request, first=routes[0], key=idempotency_key, now=now
-    )
+    try:
+        txn = _prepay(
+            app=app, merchant_id=merchant_id, request=request, first=routes[0], key=idempotency_key, now=now
+        )
+    except AlreadyDone as done:  # a concurrent twin with the same key committed first
+        return done.txn
     for attempt, candidate in enumerate(routes):
         if attempt:
             txn = _switch_channel(txn, candidate)
@@ -111,6 +114,12 @@ def payment_create(
 def _existing(
     *, app: MerchantApp, out_trade_no: str, idempotency_key: str | None, now: datetime
 ) -> Transaction | None:
+    if idempotency_key:
+        replayed = Transaction.objects.filter(app=app, idempotency_key=idempotency_key).first()
+        if replayed is not None:
+            if replayed.kind != TransactionKind.PAYMENT or replayed.out_trade_no != out_trade_no:
+                raise IdempotencyKeyReused()
+            return replayed  # the same request again after its response was lost
     payments = Transaction.objects.filter(app=app, kind=TransactionKind.PAYMENT, out_trade_no=out_trade_no)
     live = payments.exclude(status=S.FAILED).first()
     if live is not None:
@@ -314,6 +323,13 @@ def _post_payment(txn: Transaction, *, amount_minor: int, from_authorization: bo
 @transaction.atomic
 def payment_authorize(*, txn_id: int, result: ChannelPayment, now: datetime) -> str:
     txn = locks.transaction_for_update(transaction_id=txn_id)
+    if txn.status == S.AUTHORIZED and txn.channel_state == ChannelState.UNKNOWN:
+        # A capture timed out and the channel says it is still only authorized: the capture
+        # did not happen, so the claim is given back and queries stop.
+        Transaction.objects.filter(pk=txn.pk).update(
+            captured_minor=None, channel_state=ChannelState.AUTHORIZED, next_query_at=None
+        )
+        return "applied"
     if txn.status != S.PENDING:
         return "duplicate" if txn.status in PAID | {S.AUTHORIZED} else "ignored"
     problem = _disagreement(txn, result, expected_minor=txn.amount_minor)
@@ -336,6 +352,8 @@ def payment_fail(*, txn_id: int, reason: str, now: datetime, closed: bool = Fals
     txn = locks.transaction_for_update(transaction_id=txn_id)
     if txn.status not in {S.PENDING, S.AUTHORIZED} or (txn.status == S.AUTHORIZED and not closed):
         return txn
+    if txn.status == S.AUTHORIZED and txn.captured_minor is not None:
+        raise InvalidState("A capture of this authorization is under way.")
     if closed:
         txn.close()
     else:
@@ -404,8 +422,13 @@ def payment_close(*, txn_id: int, now: datetime, reason: str = "closed by the ap
         except ChannelError as exc:
             if exc.code != "TRADE_ALREADY_PAID":
                 raise InvalidState(f"The channel refused to close: {exc.code}") from exc
-            result = plugin.query(mc=mc, serial=txn.serial, channel_trade_no=txn.channel_trade_no)
+            payment_query(txn_id=txn.pk, now=now)  # learn and apply what was paid
+            raise InvalidState("The payer has already paid; the payment is not closed.") from exc
+        except (ChannelTimeout, ChannelUnreachable) as exc:
+            raise InvalidState("The channel did not answer; the payment stays open.") from exc
         if result.state in {ChannelState.SUCCEEDED, ChannelState.AUTHORIZED}:
             payment_apply(txn_id=txn.pk, result=result, now=now)
             raise InvalidState("The payer has already paid; the payment is not closed.")
+        if result.state == ChannelState.PENDING:
+            raise InvalidState("The channel still has the payment open; it was not closed.")
     return payment_fail(txn_id=txn.pk, reason=reason, now=now, closed=True)

@@ -22,6 +22,8 @@ class CaptureExceedsAuthorization(Unprocessable):
 
 def payment_capture(*, txn_id: int, amount_minor: int | None, now: datetime) -> Transaction:
     txn = Transaction.objects.select_related("merchant_channel").get(pk=txn_id)
+    if txn.status != S.AUTHORIZED:
+        raise InvalidState(f"A {txn.status} payment cannot be captured.")
     amount = txn.amount_minor if amount_minor is None else amount_minor
     if not 0 < amount <= txn.amount_minor:
         raise CaptureExceedsAuthorization(field="amount")
@@ -41,7 +43,11 @@ def payment_capture(*, txn_id: int, amount_minor: int | None, now: datetime) -> 
                 mc=mc, channel_trade_no=txn.channel_trade_no, amount_minor=amount, currency=txn.currency
             ),
         )
-    except (ChannelTimeout, ChannelUnreachable):
+    except ChannelUnreachable as exc:
+        # Nothing reached the channel: give the claim back so the app may capture again.
+        Transaction.objects.filter(pk=txn.pk, status=S.AUTHORIZED).update(captured_minor=None)
+        raise InvalidState("The channel could not be reached; nothing was captured.") from exc
+    except ChannelTimeout:
         # Whether the channel captured is unknown: keep the claim; the query settles it.
         Transaction.objects.filter(pk=txn.pk).update(channel_state=ChannelState.UNKNOWN, next_query_at=now)
         return Transaction.objects.get(pk=txn.pk)
@@ -66,4 +72,6 @@ def payment_void(*, txn_id: int, now: datetime) -> Transaction:
         )
     except ChannelError as exc:
         raise InvalidState(f"The channel refused the void: {exc.code}") from exc
+    except (ChannelTimeout, ChannelUnreachable) as exc:
+        raise InvalidState("The channel did not answer; the authorization stands, try again.") from exc
     return payment_fail(txn_id=txn.pk, reason="voided", now=now, closed=True)

@@ -38,7 +38,7 @@ def replayable(use_case: Callable[..., Transaction]) -> Callable[..., Transactio
     return wrapper
 
 
-def _replay_if_done(*, app: MerchantApp, key: str, kind: str, amount_minor: int) -> None:
+def replay_if_done(*, app: MerchantApp, key: str, kind: str, amount_minor: int) -> None:
     done = Transaction.objects.filter(app=app, idempotency_key=key).first()
     if done is None:
         return
@@ -62,7 +62,7 @@ def transaction_new(
     if app is None:
         idempotency_key = None
     if idempotency_key is not None:
-        _replay_if_done(app=app, key=idempotency_key, kind=kind, amount_minor=amount_minor)
+        replay_if_done(app=app, key=idempotency_key, kind=kind, amount_minor=amount_minor)
     for attempt in range(SERIAL_ATTEMPTS):
         serial = serial_new(kind=kind, now=now)
         try:
@@ -80,7 +80,7 @@ def transaction_new(
                 )
         except IntegrityError:
             if idempotency_key is not None:
-                _replay_if_done(app=app, key=idempotency_key, kind=kind, amount_minor=amount_minor)
+                replay_if_done(app=app, key=idempotency_key, kind=kind, amount_minor=amount_minor)
             out_trade_no = fields.get("out_trade_no")
             taken = Transaction.objects.filter(app=app, kind=kind, out_trade_no=out_trade_no).exclude(
                 status="failed"

@@ -9,7 +9,8 @@ refunds that are not failed never exceeds what was paid, under any concurrency.
    `refund_fail` cancels it and gives the reservation back.
 """
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F
@@ -25,10 +26,13 @@ from ledger.models import Transaction
 from ledger.services.events import event_emit
 from ledger.services.holds import hold_cancel, hold_confirm, hold_freeze
 from ledger.services.payments import next_query_at
-from ledger.services.records import clearing_account, replayable, transaction_new
+from ledger.services.records import clearing_account, replay_if_done, replayable, transaction_new
 from paycenter.dbretry import retry_on_conflict
 
+logger = logging.getLogger(__name__)
 S = TransactionStatus
+# A refund still pending after this long without an answer from its call is queried.
+ORPHAN_QUERY_AFTER = timedelta(minutes=2)
 REFUNDABLE = {S.SUCCEEDED, S.PARTIALLY_REFUNDED}
 
 
@@ -70,6 +74,8 @@ def refund_request(
     out_refund_no: str | None = None,
     idempotency_key: str | None = None,
 ) -> Transaction:
+    if app is not None and idempotency_key is not None:
+        replay_if_done(app=app, key=idempotency_key, kind=TransactionKind.REFUND, amount_minor=amount_minor)
     payment = locks.transaction_for_update(transaction_id=payment_id)
     if payment.kind != TransactionKind.PAYMENT or payment.status not in REFUNDABLE:
         raise InvalidState(f"A {payment.status} payment cannot be refunded.")
@@ -92,6 +98,7 @@ def refund_request(
         payer_account_id=payment.payee_account_id,
         payee_account_id=payment.payer_account_id,
         memo=reason[:255],
+        next_query_at=now + ORPHAN_QUERY_AFTER,  # cleared by any answer; covers a lost call
         now=now,
     )
     merchant = Account.objects.get(pk=payment.payee_account_id)
@@ -149,6 +156,13 @@ def refund_succeed(*, refund_id: int, channel_refund_no: str | None, now: dateti
     parent_id = Transaction.objects.values_list("refund_of_id", flat=True).get(pk=refund_id)
     payment = locks.transaction_for_update(transaction_id=parent_id)
     refund = locks.transaction_for_update(transaction_id=refund_id)
+    if refund.status == S.FAILED:
+        # We gave the money back to the merchant; the channel says it went to the payer.
+        Transaction.objects.filter(pk=refund.pk).update(
+            review_reason="late_success: the channel refunded after we marked it failed; review"
+        )
+        logger.error("ALERT refund %s succeeded at the channel after it was marked failed", refund.serial)
+        return "late_success"
     if refund.status != S.PENDING:
         return "duplicate"
     refund.succeed()

@@ -164,3 +164,37 @@ def test_an_authorization_outlives_the_payment_expiry_until_captured_or_voided(
     assert api.get(f"/api/v1/payments/{body['id']}").json()["status"] == "closed"
     assert shown(api, alice) == ("100.00", "100.00", "0.00")
     assert_ledger_clean()
+
+
+def test_a_refund_that_succeeds_after_it_was_marked_failed_is_flagged(api, balance_channel, wallet_of, pay):
+    from django.utils import timezone
+
+    from ledger.services.refunds import refund_fail, refund_request, refund_succeed
+
+    alice = wallet_of("alice", balance=100_00)
+    payment = Transaction.objects.get(
+        serial=pay("10.00", channel="balance", payer_account_id=alice.pk).json()["id"]
+    )
+    refund = refund_request(app=None, payment_id=payment.pk, amount_minor=5_00, now=timezone.now())
+    refund_fail(refund_id=refund.pk, reason="channel said not found", now=timezone.now())
+    assert refund_succeed(refund_id=refund.pk, channel_refund_no="R1", now=timezone.now()) == "late_success"
+    refund.refresh_from_db()
+    assert refund.status == "failed" and refund.review_reason.startswith("late_success")
+    assert_ledger_clean()
+
+
+def test_reusing_an_idempotency_key_for_another_order_is_422_not_500(api, balance_channel, wallet_of, pay):
+    from paycenter.models import IdempotencyRecord
+
+    alice = wallet_of("alice", balance=100_00)
+    pay("1.00", channel="balance", payer_account_id=alice.pk, out_trade_no="a-1", key="reused")
+    IdempotencyRecord.objects.all().delete()  # as after the 24 h window
+    response = pay("1.00", channel="balance", payer_account_id=alice.pk, out_trade_no="a-2", key="reused")
+    assert response.status_code == 422 and response.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_refund_metadata_must_be_an_object(api, balance_channel, wallet_of, pay):
+    alice = wallet_of("alice", balance=100_00)
+    payment = pay("10.00", channel="balance", payer_account_id=alice.pk).json()
+    response = api.post(f"/api/v1/payments/{payment['id']}/refunds", {"amount": "1.00", "metadata": [1]})
+    assert response.status_code == 400 and response.json()["error"]["field"] == "metadata"
