@@ -5,7 +5,6 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import MerchantApp
 from ledger.api.payment_serializers import (
     CaptureInput,
     PaymentInput,
@@ -13,6 +12,7 @@ from ledger.api.payment_serializers import (
     RefundInput,
     RefundOutput,
 )
+from ledger.api.views import caller_app
 from ledger.choices import TransactionKind, TransactionStatus
 from ledger.errors import TransactionNotFound
 from ledger.models import Transaction
@@ -34,10 +34,6 @@ def _payment(request: Request, payment_id: str) -> Transaction:
     )
 
 
-def _app(request: Request) -> MerchantApp:
-    return MerchantApp.objects.get(pk=request.user.app_pk)
-
-
 def _fresh(txn: Transaction) -> Transaction:
     """A pending payment read by its app reflects the channel's latest state (API.md)."""
     asks_channel = txn.status == TransactionStatus.PENDING and txn.channel not in ("", "balance")
@@ -53,7 +49,7 @@ class PaymentCollectionApi(AppApi):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         txn = payment_create(
-            app=_app(request),
+            app=caller_app(request),
             merchant_id=request.user.merchant_id,
             request=PaymentRequest(
                 out_trade_no=data["out_trade_no"],
@@ -132,7 +128,7 @@ class RefundCreateApi(AppApi):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         refund = refund_create(
-            app=_app(request),
+            app=caller_app(request),
             payment_id=payment.pk,
             amount_minor=to_minor(data["amount"], payment.currency, field="amount"),
             reason=data["reason"],

@@ -24,7 +24,8 @@ from paycenter.api.views import AppApi
 from paycenter.money import to_minor
 
 
-def _app(request: Request) -> MerchantApp:
+def caller_app(request: Request) -> MerchantApp:
+    """The signed caller's app, for the records it creates."""
     return MerchantApp.objects.get(pk=request.user.app_pk)
 
 
@@ -76,7 +77,7 @@ class RechargeCreateApi(AppApi):
             channel=data["channel"],
             method=data["method"],
             out_trade_no=data["out_trade_no"],
-            app=_app(request),
+            app=caller_app(request),
             idempotency_key=request.idempotency_key,
             now=timezone.now(),
         )
@@ -96,7 +97,7 @@ class WithdrawalCreateApi(AppApi):
             amount_minor=amount_minor,
             currency=currency,
             destination=data["destination"],
-            app=_app(request),
+            app=caller_app(request),
             idempotency_key=request.idempotency_key,
             now=timezone.now(),
         )
@@ -117,7 +118,7 @@ class TransferCreateApi(AppApi):
             amount_minor=amount_minor,
             currency=currency,
             memo=data["memo"],
-            app=_app(request),
+            app=caller_app(request),
             idempotency_key=request.idempotency_key,
             now=timezone.now(),
         )

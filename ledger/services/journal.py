@@ -33,7 +33,7 @@ def _check_balanced(legs: list[Leg]) -> None:
     for leg in legs:
         if leg.amount_minor <= 0:
             raise UnbalancedEntry("Posting amounts are positive; the direction carries the sign.")
-        if leg.account.currency != _leg_currency(leg):
+        if leg.hold is not None and leg.hold.currency != leg.account.currency:
             raise CurrencyMismatch()
         net[leg.account.currency] += (
             leg.amount_minor if leg.direction == Direction.DEBIT else -leg.amount_minor
@@ -41,10 +41,6 @@ def _check_balanced(legs: list[Leg]) -> None:
     unbalanced = {currency: diff for currency, diff in net.items() if diff}
     if unbalanced:
         raise UnbalancedEntry(f"Debits and credits differ: {unbalanced}")
-
-
-def _leg_currency(leg: Leg) -> str:
-    return leg.hold.currency if leg.hold is not None else leg.account.currency
 
 
 def journal_post(

@@ -17,9 +17,18 @@ from django.db import transaction
 
 from accounts.choices import AccountKind
 from accounts.models import Account, MerchantApp
-from channels import gateway
-from channels.base import ChannelError, ChannelPayment, ChannelTimeout, ChannelUnreachable, PaymentOrder
+from accounts.services import account_open
+from channels import gateway, registry
+from channels.base import (
+    ChannelError,
+    ChannelPayment,
+    ChannelPlugin,
+    ChannelTimeout,
+    ChannelUnreachable,
+    PaymentOrder,
+)
 from channels.choices import ChannelState
+from channels.models import MerchantChannel
 from channels.services import Route, route
 from ledger import locks
 from ledger.choices import Direction, TransactionKind, TransactionStatus
@@ -57,9 +66,12 @@ def next_query_at(*, attempts: int, now: datetime) -> datetime:
     return now + timedelta(seconds=QUERY_BACKOFF_SECONDS[min(attempts, len(QUERY_BACKOFF_SECONDS) - 1)])
 
 
-def settlement_account(*, merchant_id: int, currency: str, now: datetime) -> Account:
-    from accounts.services import account_open
+def channel_of(txn: Transaction) -> tuple[ChannelPlugin, MerchantChannel]:
+    """The plugin and merchant channel a payment (or its refund) went through."""
+    return registry.plugin_for(txn.merchant_channel.channel), txn.merchant_channel
 
+
+def settlement_account(*, merchant_id: int, currency: str, now: datetime) -> Account:
     return account_open(
         kind=AccountKind.MERCHANT_SETTLEMENT,
         currency=currency,
@@ -283,7 +295,6 @@ def payment_succeed(*, txn_id: int, result: ChannelPayment, now: datetime) -> st
             f"channel reports {result.paid_minor} {result.currency}, expected {expected} {txn.currency}",
         )
         return problem
-    was_authorized = txn.status == S.AUTHORIZED
     txn.succeed()
     txn.channel_state = ChannelState.SUCCEEDED
     txn.channel_trade_no = result.channel_trade_no or txn.channel_trade_no
@@ -291,12 +302,12 @@ def payment_succeed(*, txn_id: int, result: ChannelPayment, now: datetime) -> st
     txn.finished_at = result.paid_at or now
     txn.next_query_at = None
     txn.save()
-    _post_payment(txn, amount_minor=expected, from_authorization=was_authorized, now=now)
+    _post_payment(txn, amount_minor=expected, now=now)
     event_emit(txn=txn, event_type="payment.succeeded", now=now)
     return "applied"
 
 
-def _post_payment(txn: Transaction, *, amount_minor: int, from_authorization: bool, now: datetime) -> None:
+def _post_payment(txn: Transaction, *, amount_minor: int, now: datetime) -> None:
     merchant = Account.objects.get(pk=txn.payee_account_id)
     if txn.payer_account_id is not None:
         # Paid from a wallet: the money is the frozen hold, and nothing else.
@@ -375,9 +386,7 @@ def payment_query(*, txn_id: int, now: datetime) -> Transaction:
     txn = Transaction.objects.select_related("merchant_channel").get(pk=txn_id)
     if txn.status not in {S.PENDING, S.AUTHORIZED} or txn.merchant_channel is None:
         return txn
-    from channels import registry
-
-    plugin, mc = registry.plugin_for(txn.merchant_channel.channel), txn.merchant_channel
+    plugin, mc = channel_of(txn)
     if plugin.internal:
         return txn
     try:
@@ -408,9 +417,7 @@ def payment_close(*, txn_id: int, now: datetime, reason: str = "closed by the ap
         raise InvalidState(f"A {txn.status} payment cannot be closed.")
     if txn.channel_state == ChannelState.UNKNOWN:
         raise InvalidState("The channel has not answered yet; the payment is being queried.")
-    from channels import registry
-
-    plugin, mc = registry.plugin_for(txn.merchant_channel.channel), txn.merchant_channel
+    plugin, mc = channel_of(txn)
     if not plugin.internal:
         try:
             result = gateway.call(

@@ -3,13 +3,13 @@ at most what was authorized, once; void releases it."""
 
 from datetime import datetime
 
-from channels import gateway, registry
+from channels import gateway
 from channels.base import ChannelError, ChannelTimeout, ChannelUnreachable
 from channels.choices import ChannelState
 from ledger.choices import TransactionStatus
 from ledger.errors import InvalidState
 from ledger.models import Transaction
-from ledger.services.payments import payment_apply, payment_fail
+from ledger.services.payments import channel_of, payment_apply, payment_fail
 from paycenter.errors import Unprocessable
 
 S = TransactionStatus
@@ -33,7 +33,7 @@ def payment_capture(*, txn_id: int, amount_minor: int | None, now: datetime) -> 
     )
     if not claimed:
         raise InvalidState(f"A {txn.status} payment cannot be captured (or a capture is under way).")
-    plugin, mc = registry.plugin_for(txn.merchant_channel.channel), txn.merchant_channel
+    plugin, mc = channel_of(txn)
     try:
         result = gateway.call(
             mc=mc,
@@ -62,7 +62,7 @@ def payment_void(*, txn_id: int, now: datetime) -> Transaction:
     txn = Transaction.objects.select_related("merchant_channel").get(pk=txn_id)
     if txn.status != S.AUTHORIZED or txn.captured_minor is not None:
         raise InvalidState(f"A {txn.status} payment cannot be voided.")
-    plugin, mc = registry.plugin_for(txn.merchant_channel.channel), txn.merchant_channel
+    plugin, mc = channel_of(txn)
     try:
         gateway.call(
             mc=mc,

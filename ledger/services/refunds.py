@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F
 
 from accounts.models import Account, MerchantApp
-from channels import gateway, registry
+from channels import gateway
 from channels.base import ChannelError, ChannelRefund, ChannelTimeout, ChannelUnreachable
 from channels.choices import ChannelState
 from ledger import locks
@@ -25,7 +25,7 @@ from ledger.errors import InvalidState, RefundExceedsPayment
 from ledger.models import Transaction
 from ledger.services.events import event_emit
 from ledger.services.holds import hold_cancel, hold_confirm, hold_freeze
-from ledger.services.payments import next_query_at
+from ledger.services.payments import channel_of, next_query_at
 from ledger.services.records import clearing_account, replay_if_done, replayable, transaction_new
 from paycenter.dbretry import retry_on_conflict
 
@@ -110,8 +110,8 @@ def refund_request(
 
 def refund_execute(*, refund_id: int, options: dict, now: datetime) -> Transaction:
     refund = Transaction.objects.select_related("merchant_channel", "refund_of").get(pk=refund_id)
-    payment, mc = refund.refund_of, refund.merchant_channel
-    plugin = registry.plugin_for(mc.channel)
+    payment = refund.refund_of
+    plugin, mc = channel_of(refund)
     try:
         result = gateway.call(
             mc=mc,
@@ -209,7 +209,7 @@ def refund_query(*, refund_id: int, now: datetime) -> Transaction:
     refund = Transaction.objects.select_related("merchant_channel", "refund_of").get(pk=refund_id)
     if refund.status != S.PENDING:
         return refund
-    plugin, mc = registry.plugin_for(refund.merchant_channel.channel), refund.merchant_channel
+    plugin, mc = channel_of(refund)
     try:
         result = gateway.call(
             mc=mc,
