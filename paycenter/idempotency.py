@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from paycenter.errors import IdempotencyKeyReused, InvalidRequest, RequestInProgress
 from paycenter.models import IdempotencyRecord
@@ -49,10 +49,7 @@ def idempotency_claim(
         )
     for _ in range(3):
         try:
-            with transaction.atomic():
-                return IdempotencyRecord.objects.create(
-                    app_id=app_id, key=key, fingerprint=fingerprint, created_at=now
-                )
+            return _insert(IdempotencyRecord(app_id=app_id, key=key, fingerprint=fingerprint, created_at=now))
         except IntegrityError:
             pass
         existing = IdempotencyRecord.objects.filter(app_id=app_id, key=key).first()
@@ -70,6 +67,17 @@ def idempotency_claim(
             return existing
         raise RequestInProgress()
     raise RequestInProgress()
+
+
+def _insert(record: IdempotencyRecord) -> IdempotencyRecord:
+    """In autocommit the INSERT is its own transaction (one round trip, no BEGIN/COMMIT);
+    inside an outer transaction a savepoint keeps a refused insert from aborting it."""
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            record.save(force_insert=True)
+    else:
+        record.save(force_insert=True)
+    return record
 
 
 def idempotency_complete(*, record: IdempotencyRecord, status: int, body: str, now: datetime) -> None:

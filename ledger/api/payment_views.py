@@ -12,7 +12,6 @@ from ledger.api.payment_serializers import (
     RefundInput,
     RefundOutput,
 )
-from ledger.api.views import caller_app
 from ledger.choices import TransactionKind, TransactionStatus
 from ledger.errors import TransactionNotFound
 from ledger.models import Transaction
@@ -49,7 +48,7 @@ class PaymentCollectionApi(AppApi):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         txn = payment_create(
-            app=caller_app(request),
+            app_id=request.user.app_pk,
             merchant_id=request.user.merchant_id,
             request=PaymentRequest(
                 out_trade_no=data["out_trade_no"],
@@ -128,7 +127,7 @@ class RefundCreateApi(AppApi):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         refund = refund_create(
-            app=caller_app(request),
+            app_id=request.user.app_pk,
             payment_id=payment.pk,
             amount_minor=to_minor(data["amount"], payment.currency, field="amount"),
             reason=data["reason"],

@@ -4,7 +4,6 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import MerchantApp
 from ledger import selectors
 from ledger.api.serializers import (
     BalanceOutput,
@@ -22,11 +21,6 @@ from ledger.services.transfers import transfer_create
 from ledger.services.withdrawals import withdrawal_request
 from paycenter.api.views import AppApi
 from paycenter.money import to_minor
-
-
-def caller_app(request: Request) -> MerchantApp:
-    """The signed caller's app, for the records it creates."""
-    return MerchantApp.objects.get(pk=request.user.app_pk)
 
 
 def _money(request: Request, data: dict, account_id: int) -> tuple[int, str]:
@@ -77,7 +71,7 @@ class RechargeCreateApi(AppApi):
             channel=data["channel"],
             method=data["method"],
             out_trade_no=data["out_trade_no"],
-            app=caller_app(request),
+            app_id=request.user.app_pk,
             idempotency_key=request.idempotency_key,
             now=timezone.now(),
         )
@@ -97,7 +91,7 @@ class WithdrawalCreateApi(AppApi):
             amount_minor=amount_minor,
             currency=currency,
             destination=data["destination"],
-            app=caller_app(request),
+            app_id=request.user.app_pk,
             idempotency_key=request.idempotency_key,
             now=timezone.now(),
         )
@@ -118,7 +112,7 @@ class TransferCreateApi(AppApi):
             amount_minor=amount_minor,
             currency=currency,
             memo=data["memo"],
-            app=caller_app(request),
+            app_id=request.user.app_pk,
             idempotency_key=request.idempotency_key,
             now=timezone.now(),
         )

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from accounts.choices import AccountKind
-from accounts.models import Account, MerchantApp
+from accounts.models import Account
 from accounts.services import account_open
 from channels import gateway, registry
 from channels.base import (
@@ -27,17 +28,26 @@ from channels.base import (
     ChannelUnreachable,
     PaymentOrder,
 )
-from channels.choices import ChannelState
+from channels.choices import ChannelState, Method
 from channels.models import MerchantChannel
 from channels.services import Route, route
 from ledger import locks
 from ledger.choices import Direction, TransactionKind, TransactionStatus
-from ledger.errors import DuplicateOutTradeNo, InvalidState, RetryTooSoon
+from ledger.errors import AccountNotFound, DuplicateOutTradeNo, InvalidState, RetryTooSoon
 from ledger.models import Transaction
+from ledger.serials import serial_new
 from ledger.services.events import event_emit
 from ledger.services.holds import hold_cancel, hold_confirm, hold_freeze
 from ledger.services.journal import Leg, journal_post
-from ledger.services.records import AlreadyDone, clearing_account, merchant_account, transaction_new
+from ledger.services.records import (
+    SERIAL_ATTEMPTS,
+    AlreadyDone,
+    check_usable,
+    clearing_account,
+    insert_refused,
+    merchant_account,
+    transaction_new,
+)
 from paycenter.errors import IdempotencyKeyReused, InvalidRequest
 
 logger = logging.getLogger(__name__)
@@ -83,13 +93,15 @@ def settlement_account(*, merchant_id: int, currency: str, now: datetime) -> Acc
 
 def payment_create(
     *,
-    app: MerchantApp,
+    app_id: int,
     merchant_id: int,
     request: PaymentRequest,
     now: datetime,
     idempotency_key: str | None = None,
 ) -> Transaction:
-    existing = _existing(app=app, out_trade_no=request.out_trade_no, idempotency_key=idempotency_key, now=now)
+    existing = _existing(
+        app_id=app_id, out_trade_no=request.out_trade_no, idempotency_key=idempotency_key, now=now
+    )
     if existing is not None:
         return existing
     routes = route(
@@ -99,9 +111,23 @@ def payment_create(
         amount_minor=request.amount_minor,
         now=now,
     )
+    if routes[0].plugin.internal and request.capture:
+        return _pay_from_balance(
+            app_id=app_id,
+            merchant_id=merchant_id,
+            request=request,
+            mc=routes[0].mc,
+            key=idempotency_key,
+            now=now,
+        )
     try:
         txn = _prepay(
-            app=app, merchant_id=merchant_id, request=request, first=routes[0], key=idempotency_key, now=now
+            app_id=app_id,
+            merchant_id=merchant_id,
+            request=request,
+            first=routes[0],
+            key=idempotency_key,
+            now=now,
         )
     except AlreadyDone as done:  # a concurrent twin with the same key committed first
         return done.txn
@@ -124,29 +150,121 @@ def payment_create(
 
 
 def _existing(
-    *, app: MerchantApp, out_trade_no: str, idempotency_key: str | None, now: datetime
+    *, app_id: int, out_trade_no: str, idempotency_key: str | None, now: datetime
 ) -> Transaction | None:
-    if idempotency_key:
-        replayed = Transaction.objects.filter(app=app, idempotency_key=idempotency_key).first()
-        if replayed is not None:
-            if replayed.kind != TransactionKind.PAYMENT or replayed.out_trade_no != out_trade_no:
+    """The payment this request already made, or why it may not be made; one query."""
+    same_order = Q(kind=TransactionKind.PAYMENT, out_trade_no=out_trade_no)
+    mine = same_order | Q(idempotency_key=idempotency_key) if idempotency_key else same_order
+    rows = list(Transaction.objects.filter(mine, app_id=app_id).order_by("-id")[:20])
+    for row in rows:
+        if idempotency_key and row.idempotency_key == idempotency_key:
+            if row.kind != TransactionKind.PAYMENT or row.out_trade_no != out_trade_no:
                 raise IdempotencyKeyReused()
-            return replayed  # the same request again after its response was lost
-    payments = Transaction.objects.filter(app=app, kind=TransactionKind.PAYMENT, out_trade_no=out_trade_no)
-    live = payments.exclude(status=S.FAILED).first()
-    if live is not None:
-        if idempotency_key and live.idempotency_key == idempotency_key:
-            return live  # the same request again after its response was lost
+            return row  # the same request again after its response was lost
+    orders = [row for row in rows if row.kind == TransactionKind.PAYMENT and row.out_trade_no == out_trade_no]
+    if any(row.status != S.FAILED for row in orders):
         raise DuplicateOutTradeNo(field="out_trade_no")
-    if payments.filter(status=S.FAILED, finished_at__gt=now - RETRY_AFTER_FAILURE).exists():
+    if any(row.finished_at and row.finished_at > now - RETRY_AFTER_FAILURE for row in orders):
         raise RetryTooSoon(field="out_trade_no")
     return None
+
+
+def _pay_from_balance(
+    *,
+    app_id: int,
+    merchant_id: int,
+    request: PaymentRequest,
+    mc: MerchantChannel,
+    key: str | None,
+    now: datetime,
+) -> Transaction:
+    """The wallet is the channel, so there is nothing to wait for: try and confirm collapse
+    into one local transaction. The payer's conditional debit is the freeze and its
+    confirmation at once, and the record is written already succeeded (docs/payments.md).
+    A pre-authorization (capture: false) still holds the funds."""
+    for _ in range(SERIAL_ATTEMPTS):
+        record = Transaction(
+            serial=serial_new(kind=TransactionKind.PAYMENT, now=now),
+            kind=TransactionKind.PAYMENT,
+            status=S.SUCCEEDED,
+            merchant_id=merchant_id,
+            app_id=app_id,
+            idempotency_key=key,
+            out_trade_no=request.out_trade_no,
+            amount_minor=request.amount_minor,
+            paid_minor=request.amount_minor,
+            currency=request.currency,
+            memo=request.subject,
+            channel=mc.channel,
+            merchant_channel=mc,
+            channel_state=ChannelState.SUCCEEDED,
+            method=Method.BALANCE,
+            metadata=request.metadata,
+            created_at=now,
+            expires_at=now + timedelta(seconds=request.expire_seconds),
+            finished_at=now,
+        )
+        try:
+            return _pay_from_balance_commit(record, payer_account_id=request.payer_account_id, now=now)
+        except IntegrityError as error:
+            try:
+                insert_refused(record, error)  # returns when the serial was taken: draw again
+            except AlreadyDone as done:  # a concurrent twin with the same key committed first
+                return done.txn
+    raise RuntimeError(f"{SERIAL_ATTEMPTS} serials drawn in a row were taken")
+
+
+@transaction.atomic(durable=True)
+def _pay_from_balance_commit(
+    record: Transaction, *, payer_account_id: int | None, now: datetime
+) -> Transaction:
+    payer, payee = _balance_accounts(
+        merchant_id=record.merchant_id, payer_account_id=payer_account_id, currency=record.currency, now=now
+    )
+    record.payer_account, record.payee_account = payer, payee
+    record.save(force_insert=True)
+    amount = record.amount_minor
+    journal_post(
+        txn=record,
+        reason="payment",
+        legs=[
+            Leg(account=payer, direction=Direction.DEBIT, amount_minor=amount),
+            Leg(account=payee, direction=Direction.CREDIT, amount_minor=amount),
+        ],
+        now=now,
+    )
+    event_emit(txn=record, event_type="payment.succeeded", now=now)
+    return record
+
+
+def _balance_accounts(
+    *, merchant_id: int, payer_account_id: int | None, currency: str, now: datetime
+) -> tuple[Account, Account]:
+    """The payer's wallet and the merchant's settlement account, read together."""
+    if payer_account_id is None:
+        raise InvalidRequest("Balance payments need payer_account_id.", field="payer_account_id")
+    settlement = Q(kind=AccountKind.MERCHANT_SETTLEMENT, currency=currency, customer__isnull=True)
+    rows = {
+        a.pk: a for a in Account.objects.filter(Q(pk=payer_account_id) | settlement, merchant_id=merchant_id)
+    }
+    payer = rows.pop(payer_account_id, None)
+    if payer is None:
+        raise AccountNotFound(field="payer_account_id")
+    check_usable(payer, currency=currency)
+    payee = next(iter(rows.values()), None) or settlement_account(
+        merchant_id=merchant_id, currency=currency, now=now
+    )
+    if payee.pk == payer.pk:
+        raise InvalidRequest(
+            "A merchant's settlement account cannot pay the merchant.", field="payer_account_id"
+        )
+    return payer, payee
 
 
 @transaction.atomic(durable=True)
 def _prepay(
     *,
-    app: MerchantApp,
+    app_id: int,
     merchant_id: int,
     request: PaymentRequest,
     first: Route,
@@ -165,7 +283,7 @@ def _prepay(
         amount_minor=request.amount_minor,
         currency=request.currency,
         merchant_id=merchant_id,
-        app=app,
+        app_id=app_id,
         idempotency_key=key,
         out_trade_no=request.out_trade_no,
         memo=request.subject,

@@ -2,7 +2,6 @@ from datetime import datetime
 
 from django.db import transaction
 
-from accounts.models import MerchantApp
 from ledger.choices import Direction, TransactionKind
 from ledger.errors import ChannelUnavailable
 from ledger.models import Transaction
@@ -26,7 +25,7 @@ def recharge_create(
     channel: str = INTERNAL_CHANNEL,
     method: str = "",
     out_trade_no: str | None = None,
-    app: MerchantApp | None = None,
+    app_id: int | None = None,
     idempotency_key: str | None = None,
 ) -> Transaction:
     """Top up an account. The internal channel credits at once from platform funds;
@@ -39,7 +38,7 @@ def recharge_create(
         amount_minor=amount_minor,
         currency=currency,
         merchant_id=merchant_id,
-        app=app,
+        app_id=app_id,
         idempotency_key=idempotency_key,
         payee_account=account,
         channel=channel,

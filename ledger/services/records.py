@@ -7,7 +7,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 
 from accounts.choices import AccountKind, AccountStatus
-from accounts.models import Account, MerchantApp
+from accounts.models import Account
 from accounts.services import platform_account
 from ledger.errors import AccountNotActive, AccountNotFound, CurrencyMismatch, DuplicateOutTradeNo
 from ledger.models import Transaction
@@ -38,8 +38,8 @@ def replayable(use_case: Callable[..., Transaction]) -> Callable[..., Transactio
     return wrapper
 
 
-def replay_if_done(*, app: MerchantApp, key: str, kind: str, amount_minor: int) -> None:
-    done = Transaction.objects.filter(app=app, idempotency_key=key).first()
+def replay_if_done(*, app_id: int, key: str, kind: str, amount_minor: int) -> None:
+    done = Transaction.objects.filter(app_id=app_id, idempotency_key=key).first()
     if done is None:
         return
     if done.kind != kind or done.amount_minor != amount_minor:
@@ -54,42 +54,57 @@ def transaction_new(
     currency: str,
     merchant_id: int | None,
     now: datetime,
-    app: MerchantApp | None = None,
+    app_id: int | None = None,
     idempotency_key: str | None = None,
     **fields: object,
 ) -> Transaction:
-    """The record of a use case; its first write, so a replay stops before anything else."""
-    if app is None:
+    """The record of a use case; its first write, so a replay stops before anything else.
+
+    A replay is found by the unique (app, Idempotency-Key) refusing the insert rather than
+    by a look-up first: replays are rare, and the insert is needed anyway."""
+    if app_id is None:
         idempotency_key = None
-    if idempotency_key is not None:
-        replay_if_done(app=app, key=idempotency_key, kind=kind, amount_minor=amount_minor)
-    for attempt in range(SERIAL_ATTEMPTS):
-        serial = serial_new(kind=kind, now=now)
+    for _ in range(SERIAL_ATTEMPTS):
+        record = Transaction(
+            serial=serial_new(kind=kind, now=now),
+            kind=kind,
+            amount_minor=amount_minor,
+            currency=currency,
+            merchant_id=merchant_id,
+            app_id=app_id,
+            idempotency_key=idempotency_key,
+            created_at=now,
+            **fields,
+        )
         try:
             with transaction.atomic():
-                return Transaction.objects.create(
-                    serial=serial,
-                    kind=kind,
-                    amount_minor=amount_minor,
-                    currency=currency,
-                    merchant_id=merchant_id,
-                    app=app,
-                    idempotency_key=idempotency_key,
-                    created_at=now,
-                    **fields,
-                )
-        except IntegrityError:
-            if idempotency_key is not None:
-                replay_if_done(app=app, key=idempotency_key, kind=kind, amount_minor=amount_minor)
-            out_trade_no = fields.get("out_trade_no")
-            taken = Transaction.objects.filter(app=app, kind=kind, out_trade_no=out_trade_no).exclude(
-                status="failed"
-            )
-            if out_trade_no and taken.exists():
-                raise DuplicateOutTradeNo(field="out_trade_no") from None
-            if attempt + 1 == SERIAL_ATTEMPTS or not Transaction.objects.filter(serial=serial).exists():
-                raise
-    raise AssertionError("unreachable")
+                record.save(force_insert=True)
+            return record
+        except IntegrityError as error:
+            insert_refused(record, error)
+    raise RuntimeError(f"{SERIAL_ATTEMPTS} serials drawn in a row were taken")
+
+
+def insert_refused(record: Transaction, error: IntegrityError) -> None:
+    """Why a unique constraint refused this new record, once its insert is rolled back:
+    AlreadyDone (the request ran before), DuplicateOutTradeNo, or — returning — a serial
+    drawn twice, to be drawn again. Re-raises what it cannot explain."""
+    if record.idempotency_key is not None:
+        replay_if_done(
+            app_id=record.app_id,
+            key=record.idempotency_key,
+            kind=record.kind,
+            amount_minor=record.amount_minor,
+        )
+    if record.out_trade_no:
+        taken = Transaction.objects.filter(
+            app_id=record.app_id, kind=record.kind, out_trade_no=record.out_trade_no
+        ).exclude(status="failed")
+        if taken.exists():
+            raise DuplicateOutTradeNo(field="out_trade_no")
+    if Transaction.objects.filter(serial=record.serial).exists():
+        return
+    raise error
 
 
 def merchant_account(*, merchant_id: int, account_id: int, currency: str | None = None) -> Account:
@@ -97,11 +112,15 @@ def merchant_account(*, merchant_id: int, account_id: int, currency: str | None 
     account = Account.objects.filter(pk=account_id, merchant_id=merchant_id).first()
     if account is None:
         raise AccountNotFound(field="account_id")
+    check_usable(account, currency=currency)
+    return account
+
+
+def check_usable(account: Account, *, currency: str | None) -> None:
     if account.status == AccountStatus.CLOSED:
         raise AccountNotActive()
     if currency is not None and account.currency != currency:
         raise CurrencyMismatch(field="currency")
-    return account
 
 
 def clearing_account(*, currency: str, now: datetime) -> Account:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import F
 
-from accounts.models import Account, MerchantApp
+from accounts.models import Account
 from channels import gateway
 from channels.base import ChannelError, ChannelRefund, ChannelTimeout, ChannelUnreachable
 from channels.choices import ChannelState
@@ -38,7 +38,7 @@ REFUNDABLE = {S.SUCCEEDED, S.PARTIALLY_REFUNDED}
 
 def refund_create(
     *,
-    app: MerchantApp | None,
+    app_id: int | None,
     payment_id: int,
     amount_minor: int,
     now: datetime,
@@ -48,7 +48,7 @@ def refund_create(
     idempotency_key: str | None = None,
 ) -> Transaction:
     refund = refund_request(
-        app=app,
+        app_id=app_id,
         payment_id=payment_id,
         amount_minor=amount_minor,
         reason=reason,
@@ -66,7 +66,7 @@ def refund_create(
 @transaction.atomic(durable=True)
 def refund_request(
     *,
-    app: MerchantApp | None,
+    app_id: int | None,
     payment_id: int,
     amount_minor: int,
     now: datetime,
@@ -74,8 +74,10 @@ def refund_request(
     out_refund_no: str | None = None,
     idempotency_key: str | None = None,
 ) -> Transaction:
-    if app is not None and idempotency_key is not None:
-        replay_if_done(app=app, key=idempotency_key, kind=TransactionKind.REFUND, amount_minor=amount_minor)
+    if app_id is not None and idempotency_key is not None:
+        replay_if_done(
+            app_id=app_id, key=idempotency_key, kind=TransactionKind.REFUND, amount_minor=amount_minor
+        )
     payment = locks.transaction_for_update(transaction_id=payment_id)
     if payment.kind != TransactionKind.PAYMENT or payment.status not in REFUNDABLE:
         raise InvalidState(f"A {payment.status} payment cannot be refunded.")
@@ -89,7 +91,7 @@ def refund_request(
         amount_minor=amount_minor,
         currency=payment.currency,
         merchant_id=payment.merchant_id,
-        app=app,
+        app_id=app_id,
         idempotency_key=idempotency_key,
         out_trade_no=out_refund_no,
         refund_of=payment,

@@ -2,7 +2,6 @@ from datetime import datetime
 
 from django.db import transaction
 
-from accounts.models import MerchantApp
 from ledger.choices import Direction, TransactionKind
 from ledger.errors import SameAccount
 from ledger.models import Transaction
@@ -23,7 +22,7 @@ def transfer_create(
     currency: str,
     now: datetime,
     memo: str = "",
-    app: MerchantApp | None = None,
+    app_id: int | None = None,
     idempotency_key: str | None = None,
 ) -> Transaction:
     """Move money between two of the merchant's accounts at once, all or nothing."""
@@ -36,7 +35,7 @@ def transfer_create(
         amount_minor=amount_minor,
         currency=currency,
         merchant_id=merchant_id,
-        app=app,
+        app_id=app_id,
         idempotency_key=idempotency_key,
         payer_account=source,
         payee_account=target,

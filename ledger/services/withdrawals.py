@@ -6,7 +6,6 @@ from datetime import datetime
 from django.db import transaction
 from django_fsm import can_proceed
 
-from accounts.models import MerchantApp
 from ledger import locks
 from ledger.choices import TransactionKind
 from ledger.errors import InvalidState
@@ -30,7 +29,7 @@ def withdrawal_request(
     currency: str,
     destination: dict,
     now: datetime,
-    app: MerchantApp | None = None,
+    app_id: int | None = None,
     idempotency_key: str | None = None,
 ) -> Transaction:
     """Freeze the amount now; nothing is written when the funds are not there."""
@@ -40,7 +39,7 @@ def withdrawal_request(
         amount_minor=amount_minor,
         currency=currency,
         merchant_id=merchant_id,
-        app=app,
+        app_id=app_id,
         idempotency_key=idempotency_key,
         payer_account=account,
         destination=destination,

@@ -198,7 +198,7 @@ def test_a_paid_out_withdrawal_reaches_the_app_signed(
         amount_minor=4_000,
         currency="CNY",
         destination={"bank": "ICBC"},
-        app=app,
+        app_id=app.pk,
         now=timezone.now(),
     )
     withdrawal_approve(transaction_id=txn.pk, actor="fin", now=timezone.now())

@@ -30,7 +30,7 @@ def request_withdrawal(merchant, onboarded):
             amount_minor=amount,
             currency="CNY",
             destination={"bank": "ICBC"},
-            app=app,
+            app_id=app.pk,
             now=timezone.now(),
         )
 

@@ -128,6 +128,22 @@ def test_the_merchant_must_have_the_funds_to_refund(api, merchant, balance_chann
     assert_ledger_clean()
 
 
+def test_the_payer_must_be_one_of_the_merchants_accounts_and_not_its_settlement(
+    api, merchant, balance_channel, wallet_of, pay
+):
+    wallet_of("alice", balance=10_00)
+    unknown = pay("1.00", channel="balance", payer_account_id=999_999)
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "account_not_found"
+    assert unknown.json()["error"]["field"] == "payer_account_id"
+    missing = pay("1.00", channel="balance")
+    assert missing.status_code == 400 and missing.json()["error"]["field"] == "payer_account_id"
+    settlement = merchant.accounts.get(kind="merchant_settlement")
+    to_itself = pay("1.00", channel="balance", payer_account_id=settlement.pk)
+    assert to_itself.status_code == 400 and to_itself.json()["error"]["field"] == "payer_account_id"
+    assert not Transaction.objects.filter(kind="payment").exists()
+
+
 def test_no_channel_for_the_merchant_is_422(api, wallet_of, pay):
     response = pay("1.00", channel="sandbox", method="page")
     assert response.status_code == 422 and response.json()["error"]["code"] == "channel_unavailable"
@@ -175,7 +191,7 @@ def test_a_refund_that_succeeds_after_it_was_marked_failed_is_flagged(api, balan
     payment = Transaction.objects.get(
         serial=pay("10.00", channel="balance", payer_account_id=alice.pk).json()["id"]
     )
-    refund = refund_request(app=None, payment_id=payment.pk, amount_minor=5_00, now=timezone.now())
+    refund = refund_request(app_id=None, payment_id=payment.pk, amount_minor=5_00, now=timezone.now())
     refund_fail(refund_id=refund.pk, reason="channel said not found", now=timezone.now())
     assert refund_succeed(refund_id=refund.pk, channel_refund_no="R1", now=timezone.now()) == "late_success"
     refund.refresh_from_db()

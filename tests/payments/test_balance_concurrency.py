@@ -1,0 +1,85 @@
+"""Balance payments (one local transaction) under real concurrency, each thread on its own
+PostgreSQL connection."""
+
+from collections import Counter
+
+import pytest
+from django.utils import timezone
+
+from ledger.models import Hold, Posting, Transaction
+from ledger.services.journal import account_apply_pending
+from ledger.services.payments import PaymentRequest, payment_create
+from tests.ledger.conftest import assert_ledger_clean
+from tests.payments.test_concurrency import client_like, in_threads
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_40_payments_of_1_from_a_wallet_of_25_accept_exactly_25(api, merchant, balance_channel, wallet_of):
+    alice = wallet_of("alice", balance=25_00)
+
+    def pay(i):
+        body = {"out_trade_no": f"o-{i}", "amount": "1.00", "subject": "Tea", "channel": "balance"}
+        response = client_like(api).post(
+            "/api/v1/payments", {**body, "payer_account_id": alice.pk}, idempotency_key=f"k-{i}"
+        )
+        return response.status_code, response.json().get("status") or response.json()["error"]["code"]
+
+    outcomes = Counter(in_threads(40, pay))
+    assert outcomes == {(201, "succeeded"): 25, (422, "insufficient_funds"): 15}, outcomes
+    alice.refresh_from_db()
+    assert (alice.total_minor, alice.available_minor, alice.frozen_minor) == (0, 0, 0)
+    assert Transaction.objects.filter(kind="payment").count() == 25
+    assert not Hold.objects.exists()  # captured at once: nothing was left frozen
+    settlement = merchant.accounts.get(kind="merchant_settlement")
+    account_apply_pending(account_id=settlement.pk)
+    settlement.refresh_from_db()
+    assert settlement.total_minor == 25_00
+    assert Posting.objects.filter(account=settlement).count() == 25
+    assert_ledger_clean()
+
+
+def test_one_order_number_paid_concurrently_under_many_keys_is_paid_once(api, balance_channel, wallet_of):
+    alice = wallet_of("alice", balance=100_00)
+    body = {"out_trade_no": "one-order", "amount": "3.00", "subject": "Tea", "channel": "balance"}
+
+    def pay(i):
+        response = client_like(api).post(
+            "/api/v1/payments", {**body, "payer_account_id": alice.pk}, idempotency_key=f"key-{i}"
+        )
+        return response.status_code
+
+    statuses = Counter(in_threads(30, pay))
+    assert statuses == {201: 1, 409: 30 - 1}, statuses
+    alice.refresh_from_db()
+    assert alice.total_minor == 97_00
+    assert_ledger_clean()
+
+
+def test_one_key_used_concurrently_below_the_http_layer_makes_one_payment(
+    onboarded, balance_channel, wallet_of
+):
+    """The HTTP Idempotency-Key claim stops twins first; the record's unique key must
+    stop them on its own too (a retry after the claim expired, another entry point)."""
+    merchant, app, _ = onboarded
+    alice = wallet_of("alice", balance=100_00)
+    request = PaymentRequest(
+        out_trade_no="o-1",
+        amount_minor=5_00,
+        currency="CNY",
+        subject="Tea",
+        channel="balance",
+        payer_account_id=alice.pk,
+    )
+
+    def pay(_):
+        txn = payment_create(
+            app_id=app.pk, merchant_id=merchant.pk, request=request, idempotency_key="k", now=timezone.now()
+        )
+        return txn.serial
+
+    serials = Counter(in_threads(20, pay))
+    assert len(serials) == 1 and sum(serials.values()) == 20, serials
+    alice.refresh_from_db()
+    assert alice.total_minor == 95_00
+    assert_ledger_clean()
