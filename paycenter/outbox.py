@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 
 from paycenter.models import OutboxMessage
 from paycenter.trace import get_trace_id, reset_trace_id, set_trace_id
@@ -88,14 +88,21 @@ def _enqueue(message_id: int) -> None:
         logger.warning("outbox: could not queue message %s; the sweep will", message_id, exc_info=True)
 
 
+_TABLE = OutboxMessage._meta.db_table
+# One statement claims and reads the message (the ORM's update() returns no rows); both
+# PostgreSQL and SQLite (3.35+) have UPDATE … RETURNING.
+_CLAIM = (
+    f"UPDATE {_TABLE} SET locked_until = %s, attempts = attempts + 1"  # noqa: S608 (our table name)
+    " WHERE id = %s AND status = %s AND next_attempt_at <= %s"
+    " AND (locked_until IS NULL OR locked_until < %s) RETURNING *"
+)
+
+
 def _claim(*, message_id: int, now: datetime) -> OutboxMessage | None:
-    claimable = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
-    claimed = OutboxMessage.objects.filter(
-        claimable, pk=message_id, status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now
-    ).update(locked_until=now + lease(), attempts=F("attempts") + 1)
-    if not claimed:
-        return None
-    return OutboxMessage.objects.get(pk=message_id)
+    stamp = connection.ops.adapt_datetimefield_value  # raw SQL: the backend's own datetime format
+    params = [stamp(now + lease()), message_id, OutboxMessage.Status.PENDING.value, stamp(now), stamp(now)]
+    claimed = list(OutboxMessage.objects.raw(_CLAIM, params))
+    return claimed[0] if claimed else None
 
 
 def outbox_dispatch(*, message_id: int, now: datetime) -> str:

@@ -31,6 +31,11 @@ import time
 from dataclasses import dataclass, field
 
 PATH = "/api/v1/payments"
+# What each request is. "pay": the measured payment. The others bound what any request can
+# reach on this server: "read", a signed GET of a wallet's balance (the signature check and
+# two SELECTs, no write); "health", the unsigned GET /health (one SELECT 1, three Redis
+# commands, no DRF).
+KINDS = {"pay": 201, "read": 200, "health": 200}
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class Target:
     secret: str
     wallet_ids: tuple[int, ...]
     amount: str = "1.00"
+    kind: str = "pay"  # one of KINDS
 
 
 @dataclass
@@ -54,14 +60,15 @@ class LoadResult:
     created: int = 0  # every 201, warm-up and stragglers included: payments the database must hold
     connects: int = 0  # TCP connections opened (one per request when the server closes them)
     client_cpu: float = 0.0  # CPU seconds of the generator over the window
+    ok_status: int = 201
 
     @property
     def ok(self) -> int:
-        return self.statuses.get(201, 0)
+        return self.statuses.get(self.ok_status, 0)
 
     @property
     def bad(self) -> int:
-        return sum(n for status, n in self.statuses.items() if status != 201) + self.transport_errors
+        return sum(n for s, n in self.statuses.items() if s != self.ok_status) + self.transport_errors
 
     @property
     def tps(self) -> float:
@@ -112,6 +119,29 @@ def signed_payment(target: Target, *, out_trade_no: str, payer: int) -> tuple[by
     }
 
 
+def signed_read(target: Target, *, account_id: int) -> tuple[str, dict]:
+    path = f"/api/v1/accounts/{account_id}"
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(12)
+    message = "\n".join(["GET", path, timestamp, nonce, hashlib.sha256(b"").hexdigest()])
+    signature = hmac.new(target.secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return path, {
+        "X-App-Id": target.app_id,
+        "X-Timestamp": timestamp,
+        "X-Nonce": nonce,
+        "X-Signature": signature,
+    }
+
+
+def _request(target: Target, *, tag: str, wallet: int) -> tuple[str, str, bytes | None, dict]:
+    if target.kind == "pay":
+        body, headers = signed_payment(target, out_trade_no=tag, payer=wallet)
+        return "POST", PATH, body, headers
+    if target.kind == "read":
+        path, headers = signed_read(target, account_id=wallet)
+        return "GET", path, None, headers
+    return "GET", "/health", None, {}
+
+
 class _Counters:
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -135,12 +165,12 @@ def _thread(target: Target, tag: str, measure_from: float, until: float, counter
         if now >= until:
             break
         n += 1
-        body, headers = signed_payment(target, out_trade_no=f"{tag}-{n}", payer=rng.choice(target.wallet_ids))
+        method, path, body, headers = _request(target, tag=f"{tag}-{n}", wallet=rng.choice(target.wallet_ids))
         started = time.monotonic()
         try:
             if conn.sock is None:
                 connects += 1
-            conn.request("POST", PATH, body=body, headers=headers)
+            conn.request(method, path, body=body, headers=headers)
             response = conn.getresponse()
             payload = response.read()
             status = response.status
@@ -153,15 +183,15 @@ def _thread(target: Target, tag: str, measure_from: float, until: float, counter
                     messages.append(f"{type(exc).__name__}: {exc}")
             continue
         done = time.monotonic()
-        created += status == 201
+        created += status == 201 and method == "POST"
         if done < measure_from:
             warmup += 1
-            if status != 201 and len(messages) < 5:
+            if status != KINDS[target.kind] and len(messages) < 5:
                 messages.append(f"warm-up {status}: {payload[:300]!r}")
         elif done < until:
             latencies.append(done - started)
             statuses[status] = statuses.get(status, 0) + 1
-            if status != 201 and len(messages) < 5:
+            if status != KINDS[target.kind] and len(messages) < 5:
                 messages.append(f"{status}: {payload[:300]!r}")
     conn.close()
     with counters.lock:
@@ -236,7 +266,7 @@ def run_load(
     reports = [queue.get(timeout=warmup + seconds + 120) for _ in procs]
     for proc in procs:
         proc.join(timeout=30)
-    result = LoadResult(seconds=seconds)
+    result = LoadResult(seconds=seconds, ok_status=KINDS[target.kind])
     for report in reports:
         result.latencies += report["latencies"]
         for status, count in report["statuses"].items():

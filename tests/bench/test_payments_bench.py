@@ -88,6 +88,8 @@ AMOUNT_MINOR, AMOUNT = 100, "1.00"
 FUNDS = 10**9  # minor units per wallet: never the limit
 PGBENCH_VARIANTS = {"pgbench, merchant credit buffered": 0, "pgbench, merchant row updated": 1}
 HTTP = "HTTP (gunicorn)"
+# The ceilings: what a request that writes nothing reaches on the same server and machine.
+CEILINGS = {"signed read (GET /accounts/{id})": "read", "GET /health (no DRF, no signature)": "health"}
 
 _configs = [c.strip() for c in GUNICORN.split(",") if c.strip()]
 TIMEOUT = int(
@@ -192,8 +194,9 @@ def shop(transactional_db, encryption_key) -> Shop:
     )
 
 
-def _target(shop: Shop, port: int) -> Target:
+def _target(shop: Shop, port: int, kind: str = "pay") -> Target:
     return Target(
+        kind=kind,
         host="127.0.0.1",
         port=port,
         app_id=shop.app_id,
@@ -413,11 +416,13 @@ def gunicorn(config: str, shop: Shop, log: Path):
             proc.wait(timeout=10)
 
 
-def _http_run(shop: Shop, proc: subprocess.Popen, port: int, seconds: float) -> tuple[LoadResult, Run]:
+def _http_run(
+    shop: Shop, proc: subprocess.Popen, port: int, seconds: float, kind: str = "pay"
+) -> tuple[LoadResult, Run]:
     connections.close_all()  # the generator forks: no child may inherit our socket
     meter = CpuMeter(proc.pid)
     result = run_load(
-        _target(shop, port),
+        _target(shop, port, kind),
         seconds=seconds,
         warmup=WARMUP,
         processes=PROCESSES,
@@ -588,9 +593,8 @@ PROFILE_RULES = (
     ("DRF input validation (PaymentInput)", rf"is_valid {F}rest_framework/serializers"),
     ("payment_create (the use case, after-commit eager tasks included)", r"payment_create "),
     ("  checks: _existing + route", rf"(_existing {F}ledger/services/payments|route {F}channels/services)"),
-    ("  _prepay (record + hold freeze)", r"_prepay "),
-    ("  gateway.call (ChannelRequestLog row)", rf"call {F}channels/gateway\.py"),
-    ("  payment_succeed (hold confirm, journal, outbox row)", r"payment_succeed "),
+    ("  one local transaction (accounts, record, journal, outbox row)", r"_pay_from_balance_commit "),
+    ("    journal_post (entry, payer debit, postings)", r"journal_post "),
     ("  outbox dispatch (eager Celery after commit: webhook skipped)", r"outbox_dispatch "),
     ("  buffered apply (eager, debounced to ~1/s)", r"apply_pending "),
     ("response render + JSON", r"(payment_data|render) \("),
@@ -758,6 +762,16 @@ def _run_everything(shop: Shop, tmp_path: Path, report: Report) -> None:
                 f"  p99 {run.p99:6.1f} ms  errors {run.errors}  CPU ms/txn: {_fmt_cpu(run.cpu)}{_others(run)}"
             )
             assert run.errors == 0, result.messages
+        for label, kind in CEILINGS.items():
+            for repeat in range(REPEATS):
+                result, run = _http_run(shop, proc, port, SECONDS, kind)
+                report.runs.setdefault(label, []).append(run)
+                report.note(
+                    f"{label} run {repeat + 1}: {run.tps:7.1f} req/s  p50 {run.p50:6.1f}"
+                    f"  p99 {run.p99:6.1f} ms  errors {run.errors}"
+                    f"  CPU ms/req: {_fmt_cpu(run.cpu)}{_others(run)}"
+                )
+                assert run.errors == 0, result.messages
         created += _profile(shop, proc, port, tmp_path, report)
     errors_logged = [
         line
@@ -816,6 +830,12 @@ def _summary(report: Report) -> None:
             ratio = http.tps / medians[label].tps
             verdict = "met" if ratio >= 0.6 else "NOT met"
             lines.append(f"HTTP / {label}: {ratio:.1%} (target >= 60%: {verdict})")
+    floor = medians.get(next(iter(PGBENCH_VARIANTS)))
+    for label in CEILINGS:
+        if floor and label in medians:
+            lines.append(f"{label} / pgbench buffered: {medians[label].tps / floor.tps:.1%}")
+            if http:
+                lines.append(f"HTTP payment / {label}: {http.tps / medians[label].tps:.1%}")
     lines.append("CPU ms per transaction (median):")
     for label, run in medians.items():
         lines.append(f"  {label}: {_fmt_cpu(run.cpu)}")
