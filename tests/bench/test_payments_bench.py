@@ -9,7 +9,8 @@ through HTTP (gunicorn vs pgbench)"), on PostgreSQL and Redis, in one run:
    warm-up, at 16 keep-alive connections (tests/bench/payments_load.py: 4 processes x 4
    threads, every request freshly signed, its own nonce, out_trade_no and Idempotency-Key,
    a random payer among BENCH_PAY_WALLETS funded wallets). TPS counts 201s only; every other
-   answer is an error and must not happen.
+   answer is an error and must not happen. Then, on the same server, the ceilings: the same
+   load sending a signed balance read and a plain GET /health (CEILINGS).
 3. With py-spy installed, one more loaded window while py-spy samples every worker: where
    the server's CPU goes.
 4. pgbench, same database, same 16 clients and duration, tests/bench/pgbench_payment.sql in
