@@ -112,6 +112,9 @@ class Transaction(ConcurrentTransitionMixin, models.Model):
             ),
             models.Index(fields=["merchant", "kind", "created_at"], name="transaction_merchant_kind_idx"),
             models.Index(fields=["status", "kind"], name="transaction_status_kind_idx"),
+            # Every attempt at an order number, failed ones included (the unique index
+            # above leaves them out): the duplicate and retry-too-soon checks read these.
+            models.Index(fields=["app", "kind", "out_trade_no"], name="transaction_app_order_idx"),
         ]
 
     def __str__(self) -> str:

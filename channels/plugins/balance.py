@@ -1,5 +1,6 @@
-"""Paying from a Paycenter wallet: no third party. The ledger freezes the payer's funds
-before the call and confirms them on success; the 'call' succeeds at once."""
+"""Paying from a Paycenter wallet: no third party. A payment captured at once is debited by
+the ledger in one local transaction without calling this plugin; a pre-authorization
+freezes the payer's funds first and this 'call' authorizes at once."""
 
 from channels.base import ChannelPayment, ChannelPlugin, ChannelRefund
 from channels.choices import ChannelState, Method

@@ -1,11 +1,14 @@
 """The payment, step by step (ARCHITECTURE.md):
 
 1. `payment_create`: checks, then pre-payment in one transaction (record `pending`, the
-   payer's funds frozen when the balance pays);
+   payer's funds frozen when a balance pre-authorization holds them);
 2. the channel call, outside any transaction (a timeout leaves the state `unknown`);
 3. the channel's answer — from the call, a notification or a query — applied by
    `payment_apply` with a conditional state change, so only the first of any number of
    duplicates moves money (post-payment: journal, outbox).
+
+A balance payment captured at once has no channel to wait for: `_pay_from_balance` does all
+three in one local transaction (docs/payments.md).
 """
 
 import logging
@@ -14,7 +17,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 
 from accounts.choices import AccountKind
 from accounts.models import Account
@@ -33,7 +36,7 @@ from channels.models import MerchantChannel
 from channels.services import Route, route
 from ledger import locks
 from ledger.choices import Direction, TransactionKind, TransactionStatus
-from ledger.errors import AccountNotFound, DuplicateOutTradeNo, InvalidState, RetryTooSoon
+from ledger.errors import AccountNotFound, DuplicateOutTradeNo, InvalidState, RetryTooSoon, SameAccount
 from ledger.models import Transaction
 from ledger.serials import serial_new
 from ledger.services.events import event_emit
@@ -45,7 +48,6 @@ from ledger.services.records import (
     check_usable,
     clearing_account,
     insert_refused,
-    merchant_account,
     transaction_new,
 )
 from paycenter.errors import IdempotencyKeyReused, InvalidRequest
@@ -155,7 +157,12 @@ def _existing(
     """The payment this request already made, or why it may not be made; one query."""
     same_order = Q(kind=TransactionKind.PAYMENT, out_trade_no=out_trade_no)
     mine = same_order | Q(idempotency_key=idempotency_key) if idempotency_key else same_order
-    rows = list(Transaction.objects.filter(mine, app_id=app_id).order_by("-id")[:20])
+    # The key's row first, then the newest attempts: those are the ones that decide (the
+    # unique constraints still stop anything a pathological history pushes past the limit).
+    key_first = (
+        Case(When(idempotency_key=idempotency_key, then=0), default=1) if idempotency_key else Value(1)
+    )
+    rows = list(Transaction.objects.filter(mine, app_id=app_id).order_by(key_first, "-id")[:20])
     for row in rows:
         if idempotency_key and row.idempotency_key == idempotency_key:
             if row.kind != TransactionKind.PAYMENT or row.out_trade_no != out_trade_no:
@@ -251,13 +258,13 @@ def _balance_accounts(
     if payer is None:
         raise AccountNotFound(field="payer_account_id")
     check_usable(payer, currency=currency)
+    if payer.kind == AccountKind.MERCHANT_SETTLEMENT:  # of this currency: the payee itself
+        raise SameAccount(
+            "The merchant's settlement account cannot pay the merchant.", field="payer_account_id"
+        )
     payee = next(iter(rows.values()), None) or settlement_account(
         merchant_id=merchant_id, currency=currency, now=now
     )
-    if payee.pk == payer.pk:
-        raise InvalidRequest(
-            "A merchant's settlement account cannot pay the merchant.", field="payer_account_id"
-        )
     return payer, payee
 
 
@@ -271,13 +278,15 @@ def _prepay(
     key: str | None,
     now: datetime,
 ) -> Transaction:
-    payer = None
     if first.plugin.internal:
-        if request.payer_account_id is None:
-            raise InvalidRequest("Balance payments need payer_account_id.", field="payer_account_id")
-        payer = merchant_account(
-            merchant_id=merchant_id, account_id=request.payer_account_id, currency=request.currency
+        payer, payee = _balance_accounts(
+            merchant_id=merchant_id,
+            payer_account_id=request.payer_account_id,
+            currency=request.currency,
+            now=now,
         )
+    else:
+        payer, payee = None, settlement_account(merchant_id=merchant_id, currency=request.currency, now=now)
     txn = transaction_new(
         kind=TransactionKind.PAYMENT,
         amount_minor=request.amount_minor,
@@ -291,7 +300,7 @@ def _prepay(
         merchant_channel=first.mc,
         method=request.method or _default_method(first.plugin.methods),
         payer_account=payer,
-        payee_account=settlement_account(merchant_id=merchant_id, currency=request.currency, now=now),
+        payee_account=payee,
         expires_at=now + timedelta(seconds=request.expire_seconds),
         metadata=request.metadata,
         now=now,

@@ -38,11 +38,13 @@ def replayable(use_case: Callable[..., Transaction]) -> Callable[..., Transactio
     return wrapper
 
 
-def replay_if_done(*, app_id: int, key: str, kind: str, amount_minor: int) -> None:
+def replay_if_done(*, app_id: int, key: str, kind: str, amount_minor: int, out_trade_no: str | None) -> None:
+    """AlreadyDone when this key made a record for the same request; IdempotencyKeyReused
+    when it made one for another (kind, amount or the app's own number differ)."""
     done = Transaction.objects.filter(app_id=app_id, idempotency_key=key).first()
     if done is None:
         return
-    if done.kind != kind or done.amount_minor != amount_minor:
+    if (done.kind, done.amount_minor, done.out_trade_no) != (kind, amount_minor, out_trade_no):
         raise IdempotencyKeyReused()
     raise AlreadyDone(done)
 
@@ -95,6 +97,7 @@ def insert_refused(record: Transaction, error: IntegrityError) -> None:
             key=record.idempotency_key,
             kind=record.kind,
             amount_minor=record.amount_minor,
+            out_trade_no=record.out_trade_no,
         )
     if record.out_trade_no:
         taken = Transaction.objects.filter(

@@ -76,7 +76,11 @@ def refund_request(
 ) -> Transaction:
     if app_id is not None and idempotency_key is not None:
         replay_if_done(
-            app_id=app_id, key=idempotency_key, kind=TransactionKind.REFUND, amount_minor=amount_minor
+            app_id=app_id,
+            key=idempotency_key,
+            kind=TransactionKind.REFUND,
+            amount_minor=amount_minor,
+            out_trade_no=out_refund_no,
         )
     payment = locks.transaction_for_update(transaction_id=payment_id)
     if payment.kind != TransactionKind.PAYMENT or payment.status not in REFUNDABLE:

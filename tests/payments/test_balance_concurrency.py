@@ -6,9 +6,11 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
-from ledger.models import Hold, Posting, Transaction
+from ledger.models import Hold, JournalEntry, Posting, Transaction
+from ledger.services import payments
 from ledger.services.journal import account_apply_pending
 from ledger.services.payments import PaymentRequest, payment_create
+from paycenter.errors import PaycenterError
 from tests.ledger.conftest import assert_ledger_clean
 from tests.payments.test_concurrency import client_like, in_threads
 
@@ -47,12 +49,57 @@ def test_one_order_number_paid_concurrently_under_many_keys_is_paid_once(api, ba
         response = client_like(api).post(
             "/api/v1/payments", {**body, "payer_account_id": alice.pk}, idempotency_key=f"key-{i}"
         )
-        return response.status_code
+        return response.status_code, response.json().get("status") or response.json()["error"]["code"]
 
-    statuses = Counter(in_threads(30, pay))
-    assert statuses == {201: 1, 409: 30 - 1}, statuses
+    outcomes = Counter(in_threads(30, pay))
+    assert outcomes == {(201, "succeeded"): 1, (409, "duplicate_out_trade_no"): 29}, outcomes
     alice.refresh_from_db()
     assert alice.total_minor == 97_00
+    assert JournalEntry.objects.count() == 2  # the recharge and the one payment
+    assert_ledger_clean()
+
+
+@pytest.fixture
+def constraints_only(monkeypatch):
+    """Skip the look-up before the insert, so every twin reaches the unique constraints:
+    what happens when two requests both pass the look-up before either commits."""
+    monkeypatch.setattr(payments, "_existing", lambda **kwargs: None)
+
+
+def test_twins_past_the_look_up_are_stopped_by_the_constraints(
+    onboarded, balance_channel, wallet_of, constraints_only
+):
+    merchant, app, _ = onboarded
+    alice = wallet_of("alice", balance=100_00)
+
+    def pay(i, *, key, out_trade_no="o-1"):
+        request = PaymentRequest(
+            out_trade_no=out_trade_no,
+            amount_minor=5_00,
+            currency="CNY",
+            subject="Tea",
+            channel="balance",
+            payer_account_id=alice.pk,
+        )
+        try:
+            txn = payment_create(
+                app_id=app.pk,
+                merchant_id=merchant.pk,
+                request=request,
+                idempotency_key=key,
+                now=timezone.now(),
+            )
+        except PaycenterError as error:
+            return error.code
+        return txn.serial
+
+    same_key = Counter(in_threads(20, lambda i: pay(i, key="k")))
+    assert len(same_key) == 1 and sum(same_key.values()) == 20, same_key
+    other_keys = Counter(in_threads(20, lambda i: pay(i, key=f"k-{i}")))
+    assert other_keys == {"duplicate_out_trade_no": 20}, other_keys
+    assert pay(0, key="k", out_trade_no="o-2") == "idempotency_key_reused"
+    alice.refresh_from_db()
+    assert alice.total_minor == 95_00
     assert_ledger_clean()
 
 

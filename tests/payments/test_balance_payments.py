@@ -1,4 +1,5 @@
-"""Payments paid from a wallet (the balance channel): hold at create, confirmed at once."""
+"""Payments paid from a wallet (the balance channel): debited in one local transaction when
+captured at once; held, then captured or voided, when pre-authorized."""
 
 import pytest
 
@@ -139,8 +140,11 @@ def test_the_payer_must_be_one_of_the_merchants_accounts_and_not_its_settlement(
     missing = pay("1.00", channel="balance")
     assert missing.status_code == 400 and missing.json()["error"]["field"] == "payer_account_id"
     settlement = merchant.accounts.get(kind="merchant_settlement")
-    to_itself = pay("1.00", channel="balance", payer_account_id=settlement.pk)
-    assert to_itself.status_code == 400 and to_itself.json()["error"]["field"] == "payer_account_id"
+    for capture in (True, False):  # paid at once and pre-authorized check alike
+        to_itself = pay("1.00", channel="balance", payer_account_id=settlement.pk, capture=capture)
+        assert to_itself.status_code == 422 and to_itself.json()["error"]["code"] == "same_account"
+        unknown = pay("1.00", channel="balance", payer_account_id=999_999, capture=capture)
+        assert unknown.json()["error"]["field"] == "payer_account_id"
     assert not Transaction.objects.filter(kind="payment").exists()
 
 
@@ -214,3 +218,72 @@ def test_refund_metadata_must_be_an_object(api, balance_channel, wallet_of, pay)
     payment = pay("10.00", channel="balance", payer_account_id=alice.pk).json()
     response = api.post(f"/api/v1/payments/{payment['id']}/refunds", {"amount": "1.00", "metadata": [1]})
     assert response.status_code == 400 and response.json()["error"]["field"] == "metadata"
+
+
+def test_a_colliding_serial_is_drawn_again_and_nothing_is_paid_twice(
+    api, balance_channel, wallet_of, pay, monkeypatch
+):
+    from ledger.services import payments
+
+    alice = wallet_of("alice", balance=10_00)
+    draws = iter(["PAY-same", "PAY-same", "PAY-other"])
+    monkeypatch.setattr(payments, "serial_new", lambda **kwargs: next(draws))
+    first = pay("1.00", channel="balance", payer_account_id=alice.pk)
+    second = pay("2.00", channel="balance", payer_account_id=alice.pk)
+    assert (first.json()["id"], second.json()["id"]) == ("PAY-same", "PAY-other")
+    assert shown(api, alice)[0] == "7.00"
+    assert_ledger_clean()
+
+
+def test_a_key_hidden_behind_many_failed_attempts_is_still_recognised(onboarded, balance_channel, wallet_of):
+    """The look-up reads the key's row first; past it, the unique key still refuses to
+    replay one order's payment as another's."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ledger.services.payments import PaymentRequest, payment_create
+    from paycenter.errors import IdempotencyKeyReused
+
+    merchant, app, _ = onboarded
+    alice = wallet_of("alice", balance=10_00)
+
+    def request(out_trade_no):
+        return PaymentRequest(
+            out_trade_no=out_trade_no,
+            amount_minor=1_00,
+            currency="CNY",
+            subject="Tea",
+            channel="balance",
+            payer_account_id=alice.pk,
+        )
+
+    now = timezone.now()
+    paid = payment_create(
+        app_id=app.pk, merchant_id=merchant.pk, request=request("o-1"), idempotency_key="K", now=now
+    )
+    long_ago = now - timedelta(hours=1)
+    Transaction.objects.bulk_create(
+        Transaction(
+            serial=f"PAYFAILED{n}",
+            kind="payment",
+            status="failed",
+            merchant_id=merchant.pk,
+            app_id=app.pk,
+            out_trade_no="o-2",
+            amount_minor=1_00,
+            currency="CNY",
+            created_at=long_ago,
+            finished_at=long_ago,
+        )
+        for n in range(25)
+    )
+    again = payment_create(
+        app_id=app.pk, merchant_id=merchant.pk, request=request("o-1"), idempotency_key="K", now=now
+    )
+    assert again.pk == paid.pk
+    with pytest.raises(IdempotencyKeyReused):
+        payment_create(
+            app_id=app.pk, merchant_id=merchant.pk, request=request("o-2"), idempotency_key="K", now=now
+        )
+    assert Transaction.objects.filter(kind="payment", status="succeeded").count() == 1
