@@ -38,3 +38,31 @@ def sandbox_channel(sandbox, merchant, live_server, settings):
     return merchant_channel_activate(
         merchant_id=merchant.pk, channel="sandbox", actor="test", now=timezone.now()
     )
+
+
+@pytest.fixture
+def create_balance_payment(onboarded, balance_channel):
+    """create_balance_payment(out_trade_no, payer=…, key=…) → payment_create called directly,
+    below the HTTP layer and its Idempotency-Key claim."""
+    from ledger.services.payments import PaymentRequest, payment_create
+
+    merchant, app, _ = onboarded
+
+    def create(out_trade_no: str, *, payer, key: str | None, amount_minor: int = 1_00, now=None):
+        request = PaymentRequest(
+            out_trade_no=out_trade_no,
+            amount_minor=amount_minor,
+            currency="CNY",
+            subject="Tea",
+            channel="balance",
+            payer_account_id=payer.pk,
+        )
+        return payment_create(
+            app_id=app.pk,
+            merchant_id=merchant.pk,
+            request=request,
+            idempotency_key=key,
+            now=now or timezone.now(),
+        )
+
+    return create

@@ -4,12 +4,10 @@ PostgreSQL connection."""
 from collections import Counter
 
 import pytest
-from django.utils import timezone
 
 from ledger.models import Hold, JournalEntry, Posting, Transaction
 from ledger.services import payments
 from ledger.services.journal import account_apply_pending
-from ledger.services.payments import PaymentRequest, payment_create
 from paycenter.errors import PaycenterError
 from tests.ledger.conftest import assert_ledger_clean
 from tests.payments.test_concurrency import client_like, in_threads
@@ -59,6 +57,21 @@ def test_one_order_number_paid_concurrently_under_many_keys_is_paid_once(api, ba
     assert_ledger_clean()
 
 
+def test_one_key_used_concurrently_below_the_http_layer_makes_one_payment(wallet_of, create_balance_payment):
+    """The HTTP Idempotency-Key claim stops twins first; the record's unique key must
+    stop them on its own too (a retry after the claim expired, another entry point)."""
+    alice = wallet_of("alice", balance=100_00)
+
+    def pay(_):
+        return create_balance_payment("o-1", payer=alice, key="k", amount_minor=5_00).serial
+
+    serials = Counter(in_threads(20, pay))
+    assert len(serials) == 1 and sum(serials.values()) == 20, serials
+    alice.refresh_from_db()
+    assert alice.total_minor == 95_00
+    assert_ledger_clean()
+
+
 @pytest.fixture
 def constraints_only(monkeypatch):
     """Skip the look-up before the insert, so every twin reaches the unique constraints:
@@ -67,66 +80,21 @@ def constraints_only(monkeypatch):
 
 
 def test_twins_past_the_look_up_are_stopped_by_the_constraints(
-    onboarded, balance_channel, wallet_of, constraints_only
+    wallet_of, create_balance_payment, constraints_only
 ):
-    merchant, app, _ = onboarded
     alice = wallet_of("alice", balance=100_00)
 
-    def pay(i, *, key, out_trade_no="o-1"):
-        request = PaymentRequest(
-            out_trade_no=out_trade_no,
-            amount_minor=5_00,
-            currency="CNY",
-            subject="Tea",
-            channel="balance",
-            payer_account_id=alice.pk,
-        )
+    def pay(*, key, out_trade_no="o-1"):
         try:
-            txn = payment_create(
-                app_id=app.pk,
-                merchant_id=merchant.pk,
-                request=request,
-                idempotency_key=key,
-                now=timezone.now(),
-            )
+            return create_balance_payment(out_trade_no, payer=alice, key=key, amount_minor=5_00).serial
         except PaycenterError as error:
             return error.code
-        return txn.serial
 
-    same_key = Counter(in_threads(20, lambda i: pay(i, key="k")))
+    same_key = Counter(in_threads(20, lambda i: pay(key="k")))
     assert len(same_key) == 1 and sum(same_key.values()) == 20, same_key
-    other_keys = Counter(in_threads(20, lambda i: pay(i, key=f"k-{i}")))
+    other_keys = Counter(in_threads(20, lambda i: pay(key=f"k-{i}")))
     assert other_keys == {"duplicate_out_trade_no": 20}, other_keys
-    assert pay(0, key="k", out_trade_no="o-2") == "idempotency_key_reused"
-    alice.refresh_from_db()
-    assert alice.total_minor == 95_00
-    assert_ledger_clean()
-
-
-def test_one_key_used_concurrently_below_the_http_layer_makes_one_payment(
-    onboarded, balance_channel, wallet_of
-):
-    """The HTTP Idempotency-Key claim stops twins first; the record's unique key must
-    stop them on its own too (a retry after the claim expired, another entry point)."""
-    merchant, app, _ = onboarded
-    alice = wallet_of("alice", balance=100_00)
-    request = PaymentRequest(
-        out_trade_no="o-1",
-        amount_minor=5_00,
-        currency="CNY",
-        subject="Tea",
-        channel="balance",
-        payer_account_id=alice.pk,
-    )
-
-    def pay(_):
-        txn = payment_create(
-            app_id=app.pk, merchant_id=merchant.pk, request=request, idempotency_key="k", now=timezone.now()
-        )
-        return txn.serial
-
-    serials = Counter(in_threads(20, pay))
-    assert len(serials) == 1 and sum(serials.values()) == 20, serials
+    assert pay(key="k", out_trade_no="o-2") == "idempotency_key_reused"
     alice.refresh_from_db()
     assert alice.total_minor == 95_00
     assert_ledger_clean()

@@ -1,9 +1,13 @@
 """Payments paid from a wallet (the balance channel): debited in one local transaction when
 captured at once; held, then captured or voided, when pre-authorized."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from ledger.models import Hold, Transaction
+from paycenter.errors import IdempotencyKeyReused
 from paycenter.models import OutboxMessage
 from tests.ledger.conftest import assert_ledger_clean
 
@@ -108,8 +112,6 @@ def test_partial_and_repeated_refunds_never_exceed_the_payment(
 
 
 def test_the_merchant_must_have_the_funds_to_refund(api, merchant, balance_channel, wallet_of, pay):
-    from django.utils import timezone
-
     from ledger.services.withdrawals import withdrawal_request
 
     alice = wallet_of("alice", balance=100_00)
@@ -166,10 +168,6 @@ def test_fields_not_built_yet_are_refused_not_ignored(api, balance_channel, wall
 def test_an_authorization_outlives_the_payment_expiry_until_captured_or_voided(
     api, balance_channel, wallet_of, pay
 ):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
     from ledger.services.holds import holds_expire
     from ledger.services.sweeps import expire_due
 
@@ -187,8 +185,6 @@ def test_an_authorization_outlives_the_payment_expiry_until_captured_or_voided(
 
 
 def test_a_refund_that_succeeds_after_it_was_marked_failed_is_flagged(api, balance_channel, wallet_of, pay):
-    from django.utils import timezone
-
     from ledger.services.refunds import refund_fail, refund_request, refund_succeed
 
     alice = wallet_of("alice", balance=100_00)
@@ -235,34 +231,15 @@ def test_a_colliding_serial_is_drawn_again_and_nothing_is_paid_twice(
     assert_ledger_clean()
 
 
-def test_a_key_hidden_behind_many_failed_attempts_is_still_recognised(onboarded, balance_channel, wallet_of):
+def test_a_key_hidden_behind_many_failed_attempts_is_still_recognised(
+    onboarded, wallet_of, create_balance_payment
+):
     """The look-up reads the key's row first; past it, the unique key still refuses to
     replay one order's payment as another's."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from ledger.services.payments import PaymentRequest, payment_create
-    from paycenter.errors import IdempotencyKeyReused
-
     merchant, app, _ = onboarded
     alice = wallet_of("alice", balance=10_00)
-
-    def request(out_trade_no):
-        return PaymentRequest(
-            out_trade_no=out_trade_no,
-            amount_minor=1_00,
-            currency="CNY",
-            subject="Tea",
-            channel="balance",
-            payer_account_id=alice.pk,
-        )
-
-    now = timezone.now()
-    paid = payment_create(
-        app_id=app.pk, merchant_id=merchant.pk, request=request("o-1"), idempotency_key="K", now=now
-    )
-    long_ago = now - timedelta(hours=1)
+    paid = create_balance_payment("o-1", payer=alice, key="K")
+    long_ago = timezone.now() - timedelta(hours=1)
     Transaction.objects.bulk_create(
         Transaction(
             serial=f"PAYFAILED{n}",
@@ -278,12 +255,7 @@ def test_a_key_hidden_behind_many_failed_attempts_is_still_recognised(onboarded,
         )
         for n in range(25)
     )
-    again = payment_create(
-        app_id=app.pk, merchant_id=merchant.pk, request=request("o-1"), idempotency_key="K", now=now
-    )
-    assert again.pk == paid.pk
+    assert create_balance_payment("o-1", payer=alice, key="K").pk == paid.pk
     with pytest.raises(IdempotencyKeyReused):
-        payment_create(
-            app_id=app.pk, merchant_id=merchant.pk, request=request("o-2"), idempotency_key="K", now=now
-        )
+        create_balance_payment("o-2", payer=alice, key="K")
     assert Transaction.objects.filter(kind="payment", status="succeeded").count() == 1
