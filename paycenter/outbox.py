@@ -99,8 +99,7 @@ _CLAIM = (
 
 
 def _claim(*, message_id: int, now: datetime) -> OutboxMessage | None:
-    stamp = connection.ops.adapt_datetimefield_value  # raw SQL: the backend's own datetime format
-    params = [stamp(now + lease()), message_id, OutboxMessage.Status.PENDING.value, stamp(now), stamp(now)]
+    params = [now + lease(), message_id, OutboxMessage.Status.PENDING.value, now, now]
     claimed = list(OutboxMessage.objects.raw(_CLAIM, params))
     return claimed[0] if claimed else None
 

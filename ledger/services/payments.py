@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Case, Q, Value, When
 
 from accounts.choices import AccountKind
@@ -38,17 +38,16 @@ from ledger import locks
 from ledger.choices import Direction, TransactionKind, TransactionStatus
 from ledger.errors import AccountNotFound, DuplicateOutTradeNo, InvalidState, RetryTooSoon, SameAccount
 from ledger.models import Transaction
-from ledger.serials import serial_new
 from ledger.services.events import event_emit
 from ledger.services.holds import hold_cancel, hold_confirm, hold_freeze
 from ledger.services.journal import Leg, journal_post
 from ledger.services.records import (
-    SERIAL_ATTEMPTS,
     AlreadyDone,
     check_usable,
     clearing_account,
-    insert_refused,
+    insert_first,
     transaction_new,
+    transaction_record,
 )
 from paycenter.errors import IdempotencyKeyReused, InvalidRequest
 
@@ -189,36 +188,50 @@ def _pay_from_balance(
     into one local transaction. The payer's conditional debit is the freeze and its
     confirmation at once, and the record is written already succeeded (docs/payments.md).
     A pre-authorization (capture: false) still holds the funds."""
-    for _ in range(SERIAL_ATTEMPTS):
-        record = Transaction(
-            serial=serial_new(kind=TransactionKind.PAYMENT, now=now),
-            kind=TransactionKind.PAYMENT,
-            status=S.SUCCEEDED,
-            merchant_id=merchant_id,
-            app_id=app_id,
-            idempotency_key=key,
-            out_trade_no=request.out_trade_no,
-            amount_minor=request.amount_minor,
-            paid_minor=request.amount_minor,
-            currency=request.currency,
-            memo=request.subject,
-            channel=mc.channel,
-            merchant_channel=mc,
-            channel_state=ChannelState.SUCCEEDED,
-            method=Method.BALANCE,
-            metadata=request.metadata,
-            created_at=now,
-            expires_at=now + timedelta(seconds=request.expire_seconds),
-            finished_at=now,
+    fields = _payment_fields(app_id=app_id, merchant_id=merchant_id, request=request, mc=mc, key=key, now=now)
+    try:
+        return insert_first(
+            lambda: transaction_record(
+                **fields,
+                method=Method.BALANCE,
+                status=S.SUCCEEDED,
+                channel_state=ChannelState.SUCCEEDED,
+                paid_minor=request.amount_minor,
+                finished_at=now,
+            ),
+            lambda record: _pay_from_balance_commit(
+                record, payer_account_id=request.payer_account_id, now=now
+            ),
         )
-        try:
-            return _pay_from_balance_commit(record, payer_account_id=request.payer_account_id, now=now)
-        except IntegrityError as error:
-            try:
-                insert_refused(record, error)  # returns when the serial was taken: draw again
-            except AlreadyDone as done:  # a concurrent twin with the same key committed first
-                return done.txn
-    raise RuntimeError(f"{SERIAL_ATTEMPTS} serials drawn in a row were taken")
+    except AlreadyDone as done:  # a concurrent twin with the same key committed first
+        return done.txn
+
+
+def _payment_fields(
+    *,
+    app_id: int,
+    merchant_id: int,
+    request: PaymentRequest,
+    mc: MerchantChannel,
+    key: str | None,
+    now: datetime,
+) -> dict:
+    """What every new payment record says, whichever way it is paid."""
+    return {
+        "kind": TransactionKind.PAYMENT,
+        "amount_minor": request.amount_minor,
+        "currency": request.currency,
+        "merchant_id": merchant_id,
+        "app_id": app_id,
+        "idempotency_key": key,
+        "out_trade_no": request.out_trade_no,
+        "memo": request.subject,
+        "channel": mc.channel,
+        "merchant_channel": mc,
+        "expires_at": now + timedelta(seconds=request.expire_seconds),
+        "metadata": request.metadata,
+        "now": now,
+    }
 
 
 @transaction.atomic(durable=True)
@@ -288,22 +301,12 @@ def _prepay(
     else:
         payer, payee = None, settlement_account(merchant_id=merchant_id, currency=request.currency, now=now)
     txn = transaction_new(
-        kind=TransactionKind.PAYMENT,
-        amount_minor=request.amount_minor,
-        currency=request.currency,
-        merchant_id=merchant_id,
-        app_id=app_id,
-        idempotency_key=key,
-        out_trade_no=request.out_trade_no,
-        memo=request.subject,
-        channel=first.mc.channel,
-        merchant_channel=first.mc,
+        **_payment_fields(
+            app_id=app_id, merchant_id=merchant_id, request=request, mc=first.mc, key=key, now=now
+        ),
         method=request.method or _default_method(first.plugin.methods),
         payer_account=payer,
         payee_account=payee,
-        expires_at=now + timedelta(seconds=request.expire_seconds),
-        metadata=request.metadata,
-        now=now,
     )
     if payer is not None:
         # An unpaid payment's hold lapses with it; an authorization's lives until it is

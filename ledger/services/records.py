@@ -3,6 +3,7 @@
 import functools
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from django.db import IntegrityError, transaction
 
@@ -15,6 +16,7 @@ from ledger.serials import serial_new
 from paycenter.errors import IdempotencyKeyReused
 
 SERIAL_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 class AlreadyDone(Exception):
@@ -49,7 +51,7 @@ def replay_if_done(*, app_id: int, key: str, kind: str, amount_minor: int, out_t
     raise AlreadyDone(done)
 
 
-def transaction_new(
+def transaction_record(
     *,
     kind: str,
     amount_minor: int,
@@ -60,31 +62,46 @@ def transaction_new(
     idempotency_key: str | None = None,
     **fields: object,
 ) -> Transaction:
-    """The record of a use case; its first write, so a replay stops before anything else.
+    """A new record with a fresh serial, not saved yet. The key only counts for an app."""
+    return Transaction(
+        serial=serial_new(kind=kind, now=now),
+        kind=kind,
+        amount_minor=amount_minor,
+        currency=currency,
+        merchant_id=merchant_id,
+        app_id=app_id,
+        idempotency_key=idempotency_key if app_id is not None else None,
+        created_at=now,
+        **fields,
+    )
+
+
+def insert_first(build: Callable[[], Transaction], write: Callable[[Transaction], T]) -> T:
+    """`write` a record made by `build` as a use case's first write. A refused insert is
+    explained by `insert_refused`: a replay or a duplicate is raised, a serial drawn twice
+    is drawn again.
 
     A replay is found by the unique (app, Idempotency-Key) refusing the insert rather than
     by a look-up first: replays are rare, and the insert is needed anyway."""
-    if app_id is None:
-        idempotency_key = None
     for _ in range(SERIAL_ATTEMPTS):
-        record = Transaction(
-            serial=serial_new(kind=kind, now=now),
-            kind=kind,
-            amount_minor=amount_minor,
-            currency=currency,
-            merchant_id=merchant_id,
-            app_id=app_id,
-            idempotency_key=idempotency_key,
-            created_at=now,
-            **fields,
-        )
+        record = build()
         try:
-            with transaction.atomic():
-                record.save(force_insert=True)
-            return record
+            return write(record)
         except IntegrityError as error:
             insert_refused(record, error)
     raise RuntimeError(f"{SERIAL_ATTEMPTS} serials drawn in a row were taken")
+
+
+def transaction_new(**fields: object) -> Transaction:
+    """The record of a use case (`transaction_record`'s arguments), saved inside the
+    caller's transaction; its first write, so a replay stops before anything else."""
+    return insert_first(lambda: transaction_record(**fields), _save_in_savepoint)
+
+
+def _save_in_savepoint(record: Transaction) -> Transaction:
+    with transaction.atomic():  # a refused insert must not break the caller's transaction
+        record.save(force_insert=True)
+    return record
 
 
 def insert_refused(record: Transaction, error: IntegrityError) -> None:

@@ -219,11 +219,11 @@ def test_refund_metadata_must_be_an_object(api, balance_channel, wallet_of, pay)
 def test_a_colliding_serial_is_drawn_again_and_nothing_is_paid_twice(
     api, balance_channel, wallet_of, pay, monkeypatch
 ):
-    from ledger.services import payments
+    from ledger.services import records
 
     alice = wallet_of("alice", balance=10_00)
     draws = iter(["PAY-same", "PAY-same", "PAY-other"])
-    monkeypatch.setattr(payments, "serial_new", lambda **kwargs: next(draws))
+    monkeypatch.setattr(records, "serial_new", lambda **kwargs: next(draws))
     first = pay("1.00", channel="balance", payer_account_id=alice.pk)
     second = pay("2.00", channel="balance", payer_account_id=alice.pk)
     assert (first.json()["id"], second.json()["id"]) == ("PAY-same", "PAY-other")
