@@ -41,7 +41,7 @@ def merchant_create(*, name: str, contact_email: str = "", actor: str, now: date
     if not name.strip():
         raise InvalidRequest("A merchant needs a name.", field="name")
     merchant = Merchant.objects.create(name=name.strip(), contact_email=contact_email, created_at=now)
-    account_open(
+    account_get_or_open(
         kind=AccountKind.MERCHANT_SETTLEMENT,
         currency=settings.PAYCENTER_DEFAULT_CURRENCY,
         merchant=merchant,
@@ -189,7 +189,7 @@ def customer_get_or_create(
 
 
 def _wallet_open(*, customer: Customer, currency: str, now: datetime) -> Account:
-    return account_open(
+    return account_get_or_open(
         kind=AccountKind.CUSTOMER_WALLET,
         currency=currency,
         merchant_id=customer.merchant_id,
@@ -198,7 +198,7 @@ def _wallet_open(*, customer: Customer, currency: str, now: datetime) -> Account
     )
 
 
-def account_open(
+def account_get_or_open(
     *,
     kind: str,
     currency: str,
@@ -225,11 +225,11 @@ def account_open(
         return Account.objects.get(**lookup)
 
 
-def platform_account(*, kind: str, currency: str, now: datetime) -> Account:
+def platform_account_get_or_open(*, kind: str, currency: str, now: datetime) -> Account:
     """The platform's own account of a kind (clearing, revenue, funding), opened on first use."""
     if kind not in {AccountKind.PLATFORM_REVENUE, AccountKind.CHANNEL_CLEARING, AccountKind.PLATFORM_FUNDING}:
         raise InvalidRequest(f"{kind} is not a platform account kind.")
-    return account_open(
+    return account_get_or_open(
         kind=kind,
         currency=currency,
         allow_overdraft=kind in {AccountKind.CHANNEL_CLEARING, AccountKind.PLATFORM_FUNDING},

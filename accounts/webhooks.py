@@ -1,11 +1,12 @@
-"""Webhooks to apps (API.md "Webhooks to apps"): the outbox handler of topic "webhook".
+"""Webhooks to apps (docs/api.md, "Webhooks to apps"): the outbox subscriber "webhook".
 
-ledger.services.events writes one outbox message per event, in the transaction of the
-change it reports. Each dispatch signs the event with the app's secret and POSTs it to the
-app's notify URL. Any 2xx acknowledges; anything else (status, timeout, connection error,
-refused address) raises, and the outbox retries with BACKOFF — 11 tries over ~46 h — then
-marks the message failed. Every attempt leaves a WebhookDelivery row. `webhook_resend`
-(admin) queues the same event again under the same event id, so an app can drop a copy.
+ledger.services.events emits each event to the outbox's events topic, in the transaction
+of the change it reports; this subscriber takes the ones that have an app. Each dispatch
+signs the event with the app's secret and POSTs it to the app's notify URL. Any 2xx
+acknowledges; anything else (status, timeout, connection error, refused address) raises,
+and the outbox retries with BACKOFF — 11 tries over ~46 h — then marks the message failed.
+Every attempt leaves a WebhookDelivery row. `webhook_resend` (admin) queues the same event
+again under the same event id, so an app can drop a copy.
 
 SSRF: every attempt resolves the host and checks every address it gets
 (paycenter.netguard.notify_address), then connects to that checked address only
@@ -34,7 +35,7 @@ from paycenter.netguard import notify_address, notify_url_check
 
 logger = logging.getLogger(__name__)
 
-WEBHOOK_TOPIC = "webhook"  # the topic ledger.services.events writes
+WEBHOOK_SUBSCRIBER = "webhook"  # its name on the outbox rows
 # Retry delays after attempts 1…10: 11 tries spread over ~46 h (API.md: ≥ 8 over ≥ 24 h).
 BACKOFF = (15, 30, 180, 600, 1800, 3600, 10800, 21600, 43200, 86400)
 TIMEOUT = (5, 10)  # seconds: connect, read
@@ -53,7 +54,11 @@ class WebhookNotAcknowledged(PaycenterError):
     status = 502
 
 
-@outbox.register(WEBHOOK_TOPIC, backoff_seconds=BACKOFF)
+def _has_app(payload: dict) -> bool:
+    return payload.get("app_pk") is not None  # the platform's own transactions tell nobody
+
+
+@outbox.register(outbox.EVENTS_TOPIC, name=WEBHOOK_SUBSCRIBER, backoff_seconds=BACKOFF, wants=_has_app)
 def webhook_handler(*, payload: dict, message: OutboxMessage) -> None:
     webhook_deliver(payload=payload, attempt=message.attempts, now=timezone.now(), message_id=message.pk)
 
@@ -144,7 +149,9 @@ def webhook_deliver(
 def webhook_resend(*, event_id: str, actor: str, now: datetime) -> OutboxMessage:
     """Queue the event again: a new outbox message with the same payload and event id."""
     original = _original_message(event_id=event_id)
-    message = outbox.outbox_emit(topic=WEBHOOK_TOPIC, payload=original.payload, now=now)
+    [message] = outbox.outbox_emit(
+        topic=outbox.EVENTS_TOPIC, payload=original.payload, now=now, only=WEBHOOK_SUBSCRIBER
+    )
     app = MerchantApp.objects.filter(pk=original.payload.get("app_pk")).first()
     audit_record(
         actor=actor,
@@ -161,7 +168,7 @@ def _original_message(*, event_id: str) -> OutboxMessage:
     pks = WebhookDelivery.objects.filter(event_id=event_id, outbox_message_id__isnull=False).values_list(
         "outbox_message_id", flat=True
     )
-    messages = OutboxMessage.objects.filter(topic=WEBHOOK_TOPIC)
+    messages = OutboxMessage.objects.filter(subscriber=WEBHOOK_SUBSCRIBER)
     original = messages.filter(pk__in=list(pks)).order_by("-pk").first()
     if original is None:
         original = messages.filter(payload__id=event_id).order_by("-pk").first()

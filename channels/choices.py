@@ -33,7 +33,9 @@ class ChannelState(models.TextChoices):
 class NotificationOutcome(models.TextChoices):
     RECEIVED = "received"
     APPLIED = "applied"
+    NOTED = "noted"  # a state without money (still pending) recorded
     DUPLICATE = "duplicate"
+    IGNORED = "ignored"  # nothing to do with it (e.g. a state we do not act on)
     FAILED_VERIFICATION = "failed_verification"
     AMOUNT_MISMATCH = "amount_mismatch"
     CURRENCY_MISMATCH = "currency_mismatch"

@@ -1,13 +1,9 @@
 """Channel plugins by name. Plugins register on import (channels.apps)."""
 
 from channels.base import ChannelPlugin
-from paycenter.errors import Unprocessable
+from channels.errors import ChannelUnavailable
 
 _plugins: dict[str, ChannelPlugin] = {}
-
-
-class UnknownChannel(Unprocessable):
-    code = "channel_unavailable"
 
 
 def register(plugin: ChannelPlugin) -> ChannelPlugin:
@@ -18,7 +14,7 @@ def register(plugin: ChannelPlugin) -> ChannelPlugin:
 def plugin_for(name: str) -> ChannelPlugin:
     plugin = _plugins.get(name)
     if plugin is None:
-        raise UnknownChannel(f"No channel named {name!r}.", field="channel")
+        raise ChannelUnavailable(f"No channel named {name!r}.", field="channel")
     return plugin
 
 

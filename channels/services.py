@@ -11,17 +11,14 @@ from django.db.models import Q
 from channels import registry
 from channels.base import ChannelEvent, ChannelPlugin, VerificationFailed
 from channels.choices import MerchantChannelStatus, NotificationOutcome
+from channels.errors import ChannelUnavailable
 from channels.gateway import redact
 from channels.models import ChannelNotification, MerchantChannel
 from paycenter.audit import audit_record
-from paycenter.errors import NotFound, Unprocessable
+from paycenter.errors import NotFound
 from paycenter.trace import get_trace_id
 
 MAX_NOTIFICATION_BYTES = 64 * 1024
-
-
-class ChannelNotAvailable(Unprocessable):
-    code = "channel_unavailable"
 
 
 @dataclass(frozen=True)
@@ -82,9 +79,7 @@ def route(
             routes.append(Route(plugin=plugin, mc=mc))
     if not routes:
         what = f"channel {channel!r}" if channel else "channel for this payment"
-        raise ChannelNotAvailable(
-            f"No active {what} for this merchant.", field="channel" if channel else None
-        )
+        raise ChannelUnavailable(f"No active {what} for this merchant.", field="channel" if channel else None)
     return routes
 
 

@@ -10,11 +10,12 @@ from django.utils.html import format_html, format_html_join
 from import_export import fields, resources
 from import_export.admin import ExportActionMixin
 
-from accounts.webhooks import WEBHOOK_TOPIC, webhook_resend
+from accounts.webhooks import WEBHOOK_SUBSCRIBER, webhook_resend
 from channels.models import ChannelNotification, ChannelRequestLog
+from ledger.admin_adjustments import ADJUST_PERMISSION, AdjustmentAdminMixin
 from ledger.choices import TransactionKind, TransactionStatus
 from ledger.models import Hold, JournalEntry, Posting, Transaction
-from ledger.services import payments, refunds, withdrawals
+from ledger.services import payment_query, refunds, withdrawals
 from paycenter.adminutils import ReadOnlyAdmin, amount_column
 from paycenter.errors import PaycenterError
 from paycenter.models import OutboxMessage
@@ -51,7 +52,7 @@ def _postings_table(postings: list[Posting]) -> str:
 
 
 @admin.register(Transaction)
-class TransactionAdmin(ReadOnlyAdmin):
+class TransactionAdmin(AdjustmentAdminMixin, ReadOnlyAdmin):
     list_display = [
         "serial",
         "kind",
@@ -70,6 +71,7 @@ class TransactionAdmin(ReadOnlyAdmin):
     list_select_related = ["merchant"]
     date_hierarchy = "created_at"
     change_form_template = "admin/ledger/transaction/change_form.html"
+    change_list_template = "admin/ledger/transaction/change_list.html"
     actions = ["requery_channel", "close_payment", "resend_webhooks"]
     readonly_fields = ["amount", "refunded", "postings", "channel_log", "notifications"]
     fieldsets = [
@@ -134,18 +136,21 @@ class TransactionAdmin(ReadOnlyAdmin):
     @admin.action(description="Re-query the channel", permissions=["maintain"])
     def requery_channel(self, request: HttpRequest, queryset: object) -> None:
         now = timezone.now()
-        for txn in queryset.filter(kind__in=[TransactionKind.PAYMENT, TransactionKind.REFUND]):
+        kinds = [TransactionKind.PAYMENT, TransactionKind.RECHARGE, TransactionKind.REFUND]
+        for txn in queryset.filter(kind__in=kinds):
             if txn.kind == TransactionKind.REFUND:
                 refunds.refund_query(refund_id=txn.pk, now=now)
             else:
-                payments.payment_query(txn_id=txn.pk, now=now)
+                payment_query.payment_query(txn_id=txn.pk, now=now)
         self.message_user(request, "Queried; see each transaction's state and channel log.", messages.INFO)
 
-    @admin.action(description="Close (pending payments only)", permissions=["maintain"])
+    @admin.action(description="Close (pending payments and recharges only)", permissions=["maintain"])
     def close_payment(self, request: HttpRequest, queryset: object) -> None:
-        for txn in queryset.filter(kind=TransactionKind.PAYMENT):
+        for txn in queryset.filter(kind__in=[TransactionKind.PAYMENT, TransactionKind.RECHARGE]):
             try:
-                payments.payment_close(txn_id=txn.pk, now=timezone.now(), reason=f"closed by {request.user}")
+                payment_query.payment_close(
+                    txn_id=txn.pk, now=timezone.now(), reason=f"closed by {request.user}"
+                )
             except PaycenterError as exc:
                 self.message_user(request, f"{txn.serial}: {exc.message}", messages.ERROR)
 
@@ -154,7 +159,7 @@ class TransactionAdmin(ReadOnlyAdmin):
         sent = 0
         for txn in queryset:
             message = (
-                OutboxMessage.objects.filter(topic=WEBHOOK_TOPIC, payload__data__id=txn.serial)
+                OutboxMessage.objects.filter(subscriber=WEBHOOK_SUBSCRIBER, payload__data__id=txn.serial)
                 .order_by("-id")
                 .first()
             )
@@ -172,6 +177,7 @@ class TransactionAdmin(ReadOnlyAdmin):
                 self.admin_site.admin_view(self.withdrawal_action),
                 name="ledger_transaction_withdrawal",
             ),
+            *self.adjustment_urls(),
             *super().get_urls(),
         ]
 
@@ -196,7 +202,7 @@ class TransactionAdmin(ReadOnlyAdmin):
     ) -> HttpResponse:
         txn = context.get("original")
         allowed = request.user.has_perm(APPROVE_PERMISSION)
-        context["withdrawal_actions"] = [
+        context["money_actions"] = self.adjustment_buttons(request, txn) + [
             (name, reverse("admin:ledger_transaction_withdrawal", args=[txn.pk, name]))
             for name, (_, sources) in WITHDRAWAL_ACTIONS.items()
             if allowed
@@ -205,6 +211,10 @@ class TransactionAdmin(ReadOnlyAdmin):
             and txn.status in sources
         ]
         return super().render_change_form(request, context, *args, **kwargs)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        extra = {**(extra_context or {}), "can_adjust": request.user.has_perm(ADJUST_PERMISSION)}
+        return super().changelist_view(request, extra_context=extra)
 
 
 class PostingResource(resources.ModelResource):

@@ -52,10 +52,6 @@ class UnbalancedEntry(PaycenterError):
     status = 500
 
 
-class ChannelUnavailable(Unprocessable):
-    code = "channel_unavailable"
-
-
 class RetryTooSoon(PaycenterError):
     code = "retry_too_soon"
     status = 429

@@ -77,12 +77,15 @@ class Transaction(ConcurrentTransitionMixin, models.Model):
         permissions = [
             ("approve_withdrawal", "Can approve, pay out and reject withdrawals"),
             ("maintain_payment", "Can re-query channels and close payments"),
+            ("post_adjustment", "Can propose, approve and reject platform-funded adjustments"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="transaction_amount_positive"),
+            # What was paid, not what was asked: a pre-authorization captured in part refunds
+            # at most the captured amount.
             models.CheckConstraint(
-                condition=Q(refunded_minor__gte=0, refunded_minor__lte=F("amount_minor")),
-                name="transaction_refunded_within_amount",
+                condition=Q(refunded_minor=0) | Q(refunded_minor__gt=0, refunded_minor__lte=F("paid_minor")),
+                name="transaction_refunded_within_paid",
             ),
             # A failed attempt frees the app's number for another try (API.md).
             models.UniqueConstraint(

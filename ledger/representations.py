@@ -76,8 +76,14 @@ def transaction_data(txn: Transaction) -> dict:
             out_trade_no=txn.out_trade_no,
             channel_trade_no=txn.channel_trade_no,
             channel=txn.channel,
-            method=txn.metadata.get("method"),
-            action={"type": "none"},
-            paid_at=_time(txn.finished_at),
+            method=txn.method,
+            channel_state=txn.channel_state or None,
+            action=txn.action or {"type": "none"},
+            metadata={k: v for k, v in txn.metadata.items() if k != "failure_reason"},
+            failure_reason=txn.metadata.get("failure_reason"),
+            expires_at=_time(txn.expires_at),
+            paid_at=_time(txn.finished_at) if txn.status == TransactionStatus.SUCCEEDED else None,
         )
+    elif txn.kind == TransactionKind.ADJUSTMENT:
+        data.update(account_id=txn.payee_account_id, reason=txn.memo)
     return data

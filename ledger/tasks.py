@@ -12,6 +12,11 @@ def ledger_apply_pending_task(*, account_id: int) -> int:
     return account_apply_pending(account_id=account_id)
 
 
+def ledger_apply_later(account_id: int) -> None:
+    """The journal's scheduler for buffered postings (registered in LedgerConfig.ready)."""
+    ledger_apply_pending_task.apply_async(kwargs={"account_id": account_id}, countdown=0.5)
+
+
 @shared_task(acks_late=True)
 def ledger_apply_all_pending_task() -> int:
     """The sweep behind the per-commit trigger: nothing stays buffered for long."""

@@ -5,12 +5,25 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from accounts.choices import AccountKind
 from accounts.models import Account
-from ledger.models import Hold, Posting
+from ledger.choices import TransactionKind, TransactionStatus
+from ledger.models import Hold, JournalEntry, Posting, Transaction
 
 _P = Posting._meta.db_table
 _A = Account._meta.db_table
 _H = Hold._meta.db_table
+_E = JournalEntry._meta.db_table
+_T = Transaction._meta.db_table
+# The platform's own money: only an approved adjustment, a coupon subsidy or a settlement
+# may take from it — never an app's request (a balanced entry is not proof enough).
+_PLATFORM = ", ".join(
+    f"'{k}'" for k in (AccountKind.PLATFORM_FUNDING, AccountKind.PLATFORM_REVENUE, AccountKind.COUPON_SUBSIDY)
+)
+_MAY_DEBIT_PLATFORM = (
+    f"(t.kind = '{TransactionKind.ADJUSTMENT}' AND t.status = '{TransactionStatus.SUCCEEDED}')"
+    f" OR t.kind = '{TransactionKind.SETTLEMENT}' OR e.reason = 'coupon_subsidy'"
+)
 _SIGNED = "CASE WHEN p.direction = 'credit' THEN p.amount_minor ELSE -p.amount_minor END"
 
 CHECKS: dict[str, str] = {
@@ -67,6 +80,12 @@ CHECKS: dict[str, str] = {
         ) c ON c.hold_id = h.id
         WHERE (h.status = 'confirmed' AND (COALESCE(c.lines, 0) <> 1 OR c.consumed <> h.confirmed_minor))
            OR (h.status <> 'confirmed' AND COALESCE(c.lines, 0) <> 0)
+    """,
+    "every debit of a platform account is an approved adjustment, a coupon subsidy or a settlement": f"""
+        SELECT p.id, a.id, a.kind, t.serial, t.kind, t.status, e.reason, p.amount_minor
+        FROM {_P} p JOIN {_A} a ON a.id = p.account_id
+        JOIN {_E} e ON e.id = p.entry_id JOIN {_T} t ON t.id = e.transaction_id
+        WHERE p.direction = 'debit' AND a.kind IN ({_PLATFORM}) AND NOT ({_MAY_DEBIT_PLATFORM})
     """,
 }
 

@@ -18,8 +18,17 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(ReadOnlyAdmin):
-    list_display = ["id", "topic", "status", "attempts", "next_attempt_at", "created_at", "delivered_at"]
-    list_filter = ["status", "topic"]
+    list_display = [
+        "id",
+        "topic",
+        "subscriber",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "delivered_at",
+    ]
+    list_filter = ["status", "topic", "subscriber"]
     search_fields = ["trace_id"]
     actions = ["dispatch_now"]
 

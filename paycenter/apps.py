@@ -6,7 +6,8 @@ class PaycenterConfig(AppConfig):
     verbose_name = "Paycenter kernel"
 
     def ready(self) -> None:
-        from paycenter import checks, trace  # noqa: F401  (checks registers itself)
+        from paycenter import checks, outbox, tasks, trace  # noqa: F401  (checks registers itself)
         from paycenter.api import schema  # noqa: F401  (registers the signing scheme)
 
         trace.connect_celery_signals()
+        outbox.dispatch_with(tasks.outbox_dispatch_enqueue)

@@ -41,6 +41,7 @@ class OutboxMessage(models.Model):
         FAILED = "failed"
 
     topic = models.CharField(max_length=100)
+    subscriber = models.CharField(max_length=100, help_text="the handler this row is for")
     payload = models.JSONField()
     trace_id = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -61,7 +62,7 @@ class OutboxMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.topic}#{self.pk} ({self.status})"
+        return f"{self.topic}→{self.subscriber}#{self.pk} ({self.status})"
 
 
 class AuditEntry(models.Model):

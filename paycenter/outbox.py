@@ -1,13 +1,16 @@
-"""Transactional outbox: work that must follow a commit (webhooks, follow-up tasks).
+"""Transactional outbox: work that must follow a commit (webhooks, follow-up work of
+other apps).
 
-`outbox_emit` writes a row inside the caller's transaction and, once that commits, queues
-`outbox_dispatch_task`. Dispatch claims the row with a lease (a conditional UPDATE), runs
-the topic's handler outside any transaction, then marks it delivered. A worker that dies
-mid-handler leaves the lease to expire and the periodic sweep hands the row out again:
-delivery is at least once, so handlers must be idempotent.
+A topic has any number of subscribers. `outbox_emit` writes one row per interested
+subscriber inside the caller's transaction and, once that commits, hands the rows to the
+dispatcher (Celery, registered by PaycenterConfig.ready). Dispatch claims a row with a lease
+(a conditional UPDATE), runs its subscriber outside any transaction, then marks it
+delivered. Each subscriber's row retries on its own, so one failing subscriber never makes
+another run twice. A worker that dies mid-handler leaves the lease to expire and the
+periodic sweep hands the row out again: delivery is at least once, so subscribers must be
+idempotent.
 
-Higher apps register handlers for their topics in `AppConfig.ready`; the kernel never
-imports them.
+Higher apps subscribe in `AppConfig.ready`; the kernel never imports them.
 """
 
 import logging
@@ -35,57 +38,109 @@ def lease() -> timedelta:
 DEFAULT_BACKOFF = (15, 30, 180, 600, 1800, 3600, 10800, 21600, 43200, 86400)
 
 
+# Business events of transactions (payments, refunds, recharges, withdrawals, …): the
+# ledger emits them, with or without an app; webhooks, orders and reconciliation subscribe.
+EVENTS_TOPIC = "events"
+
+
 @dataclass(frozen=True)
 class Handler:
     topic: str
+    name: str
     run: Callable[..., None]
     backoff_seconds: tuple[int, ...]
+    wants: Callable[[dict], bool] | None = None
 
     @property
     def max_attempts(self) -> int:
         return len(self.backoff_seconds) + 1
 
 
-_handlers: dict[str, Handler] = {}
+_handlers: dict[str, dict[str, Handler]] = {}
+_dispatcher: Callable[[int], None] | None = None
 
 
-def register(topic: str, *, backoff_seconds: tuple[int, ...] = DEFAULT_BACKOFF) -> Callable:
-    """Decorator: `handler(*, payload, message)` runs for every message of `topic`."""
+def register(
+    topic: str,
+    *,
+    name: str | None = None,
+    backoff_seconds: tuple[int, ...] = DEFAULT_BACKOFF,
+    wants: Callable[[dict], bool] | None = None,
+) -> Callable:
+    """Decorator: `handler(*, payload, message)` runs for every message of `topic` that it
+    `wants` (all when None). `name` (default: the function's dotted path) is stored on
+    each row, so it must stay stable while rows are pending."""
 
     def decorate(func: Callable[..., None]) -> Callable[..., None]:
-        _handlers[topic] = Handler(topic=topic, run=func, backoff_seconds=backoff_seconds)
+        key = name or f"{func.__module__}.{func.__qualname__}"
+        subscribers = _handlers.setdefault(topic, {})
+        known = subscribers.get(key)
+        if known is not None and known.run is not func:
+            raise ValueError(f"outbox: {key!r} already subscribes to {topic!r}")
+        subscribers[key] = Handler(
+            topic=topic, name=key, run=func, backoff_seconds=backoff_seconds, wants=wants
+        )
         return func
 
     return decorate
 
 
-def handler_for(topic: str) -> Handler | None:
-    return _handlers.get(topic)
+def handler_for(topic: str, name: str) -> Handler | None:
+    return _handlers.get(topic, {}).get(name)
 
 
-def outbox_emit(*, topic: str, payload: dict, now: datetime) -> OutboxMessage:
-    """Must run inside the business transaction whose commit it follows."""
+def subscribers(topic: str) -> list[Handler]:
+    return list(_handlers.get(topic, {}).values())
+
+
+def dispatch_with(dispatcher: Callable[[int], None]) -> None:
+    """How a committed message is handed over (PaycenterConfig.ready: a Celery task). Kept
+    as a hook so that the kernel's outbox does not import its own task module."""
+    global _dispatcher
+    _dispatcher = dispatcher
+
+
+def outbox_emit(*, topic: str, payload: dict, now: datetime, only: str | None = None) -> list[OutboxMessage]:
+    """One row per subscriber of `topic` that wants it (or just `only`, e.g. a resend).
+    Must run inside the business transaction whose commit it follows."""
     if not connection.in_atomic_block:
         raise RuntimeError("outbox_emit must be called inside transaction.atomic()")
-    message = OutboxMessage.objects.create(
-        topic=topic,
-        payload=payload,
-        trace_id=get_trace_id(),
-        next_attempt_at=now,
-        created_at=now,
-    )
-    transaction.on_commit(lambda: _enqueue(message.pk))
-    return message
+    chosen = [
+        h
+        for h in subscribers(topic)
+        if (only is None or h.name == only) and (h.wants is None or h.wants(payload))
+    ]
+    if only is not None and not chosen:
+        raise ValueError(f"outbox: nobody named {only!r} subscribes to {topic!r}")
+    trace_id = get_trace_id()
+    messages = [
+        OutboxMessage(
+            topic=topic,
+            subscriber=h.name,
+            payload=payload,
+            trace_id=trace_id,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for h in chosen
+    ]
+    if not messages:
+        logger.debug("outbox: nobody subscribes to %s", topic)
+        return []
+    OutboxMessage.objects.bulk_create(messages)  # sets the ids on PostgreSQL and SQLite
+    transaction.on_commit(lambda: _enqueue([m.pk for m in messages]))
+    return messages
 
 
-def _enqueue(message_id: int) -> None:
-    from paycenter.tasks import outbox_dispatch_task
-
-    try:
-        outbox_dispatch_task.delay(message_id=message_id)
-    except Exception:
-        # The row is committed; the sweep will deliver it. Never fail the caller here.
-        logger.warning("outbox: could not queue message %s; the sweep will", message_id, exc_info=True)
+def _enqueue(message_ids: list[int]) -> None:
+    for message_id in message_ids:
+        try:
+            if _dispatcher is None:
+                raise RuntimeError("no dispatcher registered")
+            _dispatcher(message_id)
+        except Exception:
+            # The row is committed; the sweep will deliver it. Never fail the caller here.
+            logger.warning("outbox: could not queue message %s; the sweep will", message_id, exc_info=True)
 
 
 _TABLE = OutboxMessage._meta.db_table
@@ -122,10 +177,12 @@ def _run(message: OutboxMessage, *, now: datetime) -> str:
     mine = OutboxMessage.objects.filter(
         pk=message.pk, attempts=message.attempts, status=OutboxMessage.Status.PENDING
     )
-    handler = handler_for(message.topic)
+    handler = handler_for(message.topic, message.subscriber)
     if handler is None:
-        mine.update(status=OutboxMessage.Status.FAILED, locked_until=None, last_error="no handler for topic")
-        logger.error("outbox: no handler for topic %s (message %s)", message.topic, message.pk)
+        mine.update(status=OutboxMessage.Status.FAILED, locked_until=None, last_error="no such subscriber")
+        logger.error(
+            "outbox: no subscriber %s of %s (message %s)", message.subscriber, message.topic, message.pk
+        )
         return "failed"
     try:
         handler.run(payload=message.payload, message=message)

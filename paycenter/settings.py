@@ -171,6 +171,11 @@ PAYCENTER_SIGNATURE_WINDOW_SECONDS = 300
 PAYCENTER_NONCE_TTL_SECONDS = 600
 PAYCENTER_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 PAYCENTER_DEFAULT_CURRENCY = "CNY"
+# Platform-funded credits above this (major units, in the adjustment's currency) need a
+# second finance user's approval.
+PAYCENTER_ADJUSTMENT_SECOND_APPROVAL_ABOVE = os.environ.get(
+    "PAYCENTER_ADJUSTMENT_SECOND_APPROVAL_ABOVE", "1000"
+)
 ALLOW_PRIVATE_NOTIFY_URLS = env_bool("ALLOW_PRIVATE_NOTIFY_URLS", False)
 # Where channels reach us (notify URLs) and where the sandbox platform listens.
 PAYCENTER_PUBLIC_URL = os.environ.get("PAYCENTER_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -190,6 +195,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
+# Hot accounts' buffered postings: applied on each commit in the embedded default (no beat
+# to sweep them), debounced into a Celery task otherwise.
+LEDGER_APPLY_AT_ONCE = env_bool("LEDGER_APPLY_AT_ONCE", not REDIS_URL)
 OUTBOX_LEASE_SECONDS = int(os.environ.get("OUTBOX_LEASE_SECONDS", "120"))
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "paycenter.tasks.outbox_sweep_task", "schedule": 15.0},

@@ -12,6 +12,11 @@ def outbox_dispatch_task(*, message_id: int) -> str:
     return outbox_dispatch(message_id=message_id, now=timezone.now())
 
 
+def outbox_dispatch_enqueue(message_id: int) -> None:
+    """The outbox's dispatcher (registered in PaycenterConfig.ready)."""
+    outbox_dispatch_task.delay(message_id=message_id)
+
+
 @shared_task(acks_late=True)
 def outbox_sweep_task() -> int:
     """Re-queue everything due: retries, and rows whose first queueing or worker was lost."""

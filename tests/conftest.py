@@ -87,7 +87,7 @@ def merchant(onboarded):
 def wallet_of(merchant):
     """wallet_of("alice", balance=50_00) → a funded customer wallet of the merchant."""
     from accounts.services import customer_get_or_create
-    from ledger.services.recharges import recharge_create
+    from tests.funding import fund
 
     def make(external_id: str, *, balance: int = 0, currency: str = "CNY"):
         customer, _ = customer_get_or_create(
@@ -95,13 +95,7 @@ def wallet_of(merchant):
         )
         account = customer.accounts.get(currency=currency)
         if balance:
-            recharge_create(
-                merchant_id=merchant.pk,
-                account_id=account.pk,
-                amount_minor=balance,
-                currency=currency,
-                now=timezone.now(),
-            )
+            fund(account_id=account.pk, amount_minor=balance, currency=currency)
         account.refresh_from_db()
         return account
 

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from channels import registry
 from channels.choices import NotificationOutcome
-from channels.registry import UnknownChannel
+from channels.errors import ChannelUnavailable
 from channels.services import notification_mark, notification_receive
 from ledger.services.notifications import notification_apply
 
@@ -20,7 +20,7 @@ from ledger.services.notifications import notification_apply
 def channel_notify(request: HttpRequest, channel: str, mc_id: int) -> HttpResponse:
     try:
         plugin = registry.plugin_for(channel)
-    except UnknownChannel:
+    except ChannelUnavailable:
         return HttpResponse("unknown channel", status=404, content_type="text/plain")
     try:
         body = request.body

@@ -14,7 +14,7 @@ class NotSupported(Unprocessable):
 CHANNELS = ["balance", "alipay", "wechatpay", "quickpay", "sandbox"]
 
 
-def _metadata(value: object) -> dict:
+def metadata_check(value: object) -> dict:
     if not isinstance(value, dict):
         raise serializers.ValidationError("metadata is an object.")
     if len(json.dumps(value)) > 4096:
@@ -38,7 +38,7 @@ class PaymentInput(serializers.Serializer):
     metadata = serializers.JSONField(default=dict)
 
     def validate_metadata(self, value: object) -> dict:
-        return _metadata(value)
+        return metadata_check(value)
 
     def validate(self, data: dict) -> dict:
         for unsupported in ("splits", "agreement_id"):
@@ -67,7 +67,7 @@ class RefundInput(serializers.Serializer):
     metadata = serializers.JSONField(default=dict)
 
     def validate_metadata(self, value: object) -> dict:
-        return _metadata(value)
+        return metadata_check(value)
 
 
 class PaymentOutput(serializers.Serializer):

@@ -17,7 +17,9 @@ from ledger.errors import TransactionNotFound
 from ledger.models import Transaction
 from ledger.representations import payment_data, refund_data
 from ledger.selectors import transaction_for_merchant
-from ledger.services.payments import PaymentRequest, payment_close, payment_create, payment_query
+from ledger.services.collect import PaymentRequest
+from ledger.services.payment_create import payment_create
+from ledger.services.payment_query import payment_close, payment_query
 from ledger.services.preauth import payment_capture, payment_void
 from ledger.services.refunds import refund_create
 from paycenter.api.views import AppApi
@@ -33,8 +35,9 @@ def _payment(request: Request, payment_id: str) -> Transaction:
     )
 
 
-def _fresh(txn: Transaction) -> Transaction:
-    """A pending payment read by its app reflects the channel's latest state (API.md)."""
+def fresh(txn: Transaction) -> Transaction:
+    """A pending payment (or recharge) read by its app reflects the channel's latest state
+    (docs/api.md)."""
     asks_channel = txn.status == TransactionStatus.PENDING and txn.channel not in ("", "balance")
     if asks_channel and cache.add(f"payments:query:{txn.pk}", 1, timeout=ACTIVE_QUERY_EVERY):
         return payment_query(txn_id=txn.pk, now=timezone.now())
@@ -85,13 +88,13 @@ class PaymentCollectionApi(AppApi):
         )
         if txn is None:
             raise TransactionNotFound()
-        return Response(payment_data(_fresh(txn)))
+        return Response(payment_data(fresh(txn)))
 
 
 class PaymentDetailApi(AppApi):
     @extend_schema(responses=PaymentOutput)
     def get(self, request: Request, payment_id: str) -> Response:
-        return Response(payment_data(_fresh(_payment(request, payment_id))))
+        return Response(payment_data(fresh(_payment(request, payment_id))))
 
 
 class PaymentCloseApi(AppApi):

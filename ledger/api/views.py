@@ -5,6 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ledger import selectors
+from ledger.api.payment_views import fresh
 from ledger.api.serializers import (
     BalanceOutput,
     RechargeInput,
@@ -14,7 +15,9 @@ from ledger.api.serializers import (
     TransferInput,
     WithdrawalInput,
 )
+from ledger.choices import TransactionKind
 from ledger.representations import transaction_data
+from ledger.services.collect import PaymentRequest
 from ledger.services.recharges import recharge_create
 from ledger.services.records import merchant_account
 from ledger.services.transfers import transfer_create
@@ -64,14 +67,19 @@ class RechargeCreateApi(AppApi):
         data = body.validated_data
         amount_minor, currency = _money(request, data, data["account_id"])
         txn = recharge_create(
+            app_id=request.user.app_pk,
             merchant_id=request.user.merchant_id,
             account_id=data["account_id"],
-            amount_minor=amount_minor,
-            currency=currency,
-            channel=data["channel"],
-            method=data["method"],
-            out_trade_no=data["out_trade_no"],
-            app_id=request.user.app_pk,
+            request=PaymentRequest(
+                out_trade_no=data["out_trade_no"],
+                amount_minor=amount_minor,
+                currency=currency,
+                subject=data["subject"],
+                channel=data["channel"],
+                method=data["method"],
+                expire_seconds=data["expire_seconds"],
+                metadata=data["metadata"],
+            ),
             idempotency_key=request.idempotency_key,
             now=timezone.now(),
         )
@@ -127,4 +135,6 @@ class TransactionDetailApi(AppApi):
         txn = selectors.transaction_for_merchant(
             merchant_id=request.user.merchant_id, serial=serial, kind=self.kind
         )
+        if txn.kind == TransactionKind.RECHARGE:
+            txn = fresh(txn)
         return Response(transaction_data(txn))

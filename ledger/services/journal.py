@@ -2,9 +2,11 @@
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
@@ -16,6 +18,14 @@ from ledger.models import Hold, JournalEntry, Posting, Transaction
 
 logger = logging.getLogger(__name__)
 APPLY_DEBOUNCE_SECONDS = 1
+# Queues the application of one account's buffer soon (ledger.apps registers the Celery
+# task): a hook, so that the journal does not import the task module that imports it.
+_apply_later: Callable[[int], None] | None = None
+
+
+def apply_later_with(scheduler: Callable[[int], None]) -> None:
+    global _apply_later
+    _apply_later = scheduler
 
 
 @dataclass(frozen=True)
@@ -76,9 +86,22 @@ def journal_post(
             posting.seq, posting.balance_after_minor = position.seq, position.total_minor
         postings.append(posting)
     Posting.objects.bulk_create(postings)
+    if connection.vendor != "postgresql":
+        _check_stored_balance(entry)  # PostgreSQL's deferred trigger does this at commit
     for account_id in buffered_accounts:
         transaction.on_commit(lambda account_id=account_id: schedule_apply(account_id=account_id))
     return entry
+
+
+def _check_stored_balance(entry: JournalEntry) -> None:
+    """What was written balances per currency (the embedded SQLite default has no deferred
+    constraint trigger to prove it at commit)."""
+    net: dict[str, int] = defaultdict(int)
+    for direction, amount, currency in entry.postings.values_list("direction", "amount_minor", "currency"):
+        net[currency] += amount if direction == Direction.DEBIT else -amount
+    unbalanced = {currency: diff for currency, diff in net.items() if diff}
+    if unbalanced:
+        raise UnbalancedEntry(f"Entry {entry.pk} does not balance as stored: {unbalanced}")
 
 
 def _apply_now(leg: Leg) -> balances.Position:
@@ -105,12 +128,15 @@ def journal_reverse(*, entry: JournalEntry, reason: str, now: datetime) -> Journ
 
 def schedule_apply(*, account_id: int) -> None:
     """After commit: fold a hot account's buffered postings in soon, at most about once a
-    second per account; the periodic sweep catches whatever this debounce skips."""
-    from ledger.tasks import ledger_apply_pending_task
-
+    second per account; the periodic sweep catches whatever this debounce skips. The
+    embedded default (one process, no beat) applies at once instead."""
     try:
-        if cache.add(f"ledger:apply:{account_id}", 1, timeout=APPLY_DEBOUNCE_SECONDS):
-            ledger_apply_pending_task.apply_async(kwargs={"account_id": account_id}, countdown=0.5)
+        if settings.LEDGER_APPLY_AT_ONCE:
+            account_apply_pending(account_id=account_id)
+        elif _apply_later is not None and cache.add(
+            f"ledger:apply:{account_id}", 1, timeout=APPLY_DEBOUNCE_SECONDS
+        ):
+            _apply_later(account_id)
     except Exception:
         # Committed already; reads include pending postings and the sweep applies them.
         logger.warning("ledger: could not schedule applying account %s", account_id, exc_info=True)

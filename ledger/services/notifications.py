@@ -10,15 +10,16 @@ from channels.choices import ChannelState, NotificationOutcome
 from channels.models import MerchantChannel
 from ledger.choices import TransactionKind
 from ledger.models import Transaction
-from ledger.services.payments import payment_apply
+from ledger.services.payment_apply import payment_apply
 from ledger.services.refunds import refund_apply
 
 logger = logging.getLogger(__name__)
 Outcome = NotificationOutcome
 OUTCOMES = {
     "applied": Outcome.APPLIED,
+    "noted": Outcome.NOTED,
     "duplicate": Outcome.DUPLICATE,
-    "ignored": Outcome.DUPLICATE,
+    "ignored": Outcome.IGNORED,
     "late_success": Outcome.LATE_SUCCESS,
     "amount_mismatch": Outcome.AMOUNT_MISMATCH,
     "currency_mismatch": Outcome.CURRENCY_MISMATCH,
@@ -28,12 +29,18 @@ OUTCOMES = {
 
 def notification_apply(*, mc: MerchantChannel, event: ChannelEvent, now: datetime) -> str:
     payment = Transaction.objects.filter(
-        kind=TransactionKind.PAYMENT, serial=event.reference, merchant_id=mc.merchant_id, merchant_channel=mc
+        kind__in=[TransactionKind.PAYMENT, TransactionKind.RECHARGE],
+        serial=event.reference,
+        merchant_id=mc.merchant_id,
+        merchant_channel=mc,
     ).first()
     if payment is None:
         logger.error("ALERT notification for unknown payment %s on %s", event.reference, mc)
         return Outcome.UNKNOWN_PAYMENT
     if event.event.startswith("refund."):
+        if payment.kind != TransactionKind.PAYMENT:  # recharges are not refunded
+            logger.error("ALERT refund notification for %s %s", payment.kind, payment.serial)
+            return Outcome.UNKNOWN_PAYMENT
         return _refund_event(payment, event, now=now)
     result = ChannelPayment(
         state=event.state,

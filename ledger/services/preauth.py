@@ -9,7 +9,8 @@ from channels.choices import ChannelState
 from ledger.choices import TransactionStatus
 from ledger.errors import InvalidState
 from ledger.models import Transaction
-from ledger.services.payments import channel_of, payment_apply, payment_fail
+from ledger.services.channel_calls import channel_of
+from ledger.services.payment_apply import payment_apply, payment_fail
 from paycenter.errors import Unprocessable
 
 S = TransactionStatus
@@ -48,8 +49,11 @@ def payment_capture(*, txn_id: int, amount_minor: int | None, now: datetime) -> 
         Transaction.objects.filter(pk=txn.pk, status=S.AUTHORIZED).update(captured_minor=None)
         raise InvalidState("The channel could not be reached; nothing was captured.") from exc
     except ChannelTimeout:
-        # Whether the channel captured is unknown: keep the claim; the query settles it.
-        Transaction.objects.filter(pk=txn.pk).update(channel_state=ChannelState.UNKNOWN, next_query_at=now)
+        # Whether the channel captured is unknown: keep the claim; the query settles it. Only
+        # while still authorized: an answer that landed meanwhile is final and stays.
+        Transaction.objects.filter(pk=txn.pk, status=S.AUTHORIZED).update(
+            channel_state=ChannelState.UNKNOWN, next_query_at=now
+        )
         return Transaction.objects.get(pk=txn.pk)
     except ChannelError as exc:
         Transaction.objects.filter(pk=txn.pk, status=S.AUTHORIZED).update(captured_minor=None)

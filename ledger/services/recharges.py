@@ -1,65 +1,95 @@
-from datetime import datetime
+"""Recharges (A4): money into an account through a payment channel. The same lifecycle as
+a payment — pending, the channel's page, the signed notification, the active query when it
+is lost, `unknown` on a timeout — and the account is credited from channel clearing exactly
+once, when the channel confirms the money arrived. No app-facing path credits an account
+otherwise: platform-funded credits are finance's adjustments (ledger.services.adjustments).
+"""
+
+from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from ledger.choices import Direction, TransactionKind
-from ledger.errors import ChannelUnavailable
+from channels.errors import ChannelUnavailable
+from channels.services import Route, route
+from ledger.choices import TransactionKind
 from ledger.models import Transaction
-from ledger.services.journal import Leg, journal_post
-from ledger.services.records import funding_account, merchant_account, replayable, transaction_new
-from paycenter.dbretry import retry_on_conflict
-
-INTERNAL_CHANNEL = "internal"
+from ledger.services.collect import PaymentRequest, channel_collect, default_method
+from ledger.services.records import AlreadyDone, attempt_existing, merchant_account, transaction_insert
 
 
-@retry_on_conflict
-@replayable
-@transaction.atomic(durable=True)
 def recharge_create(
     *,
+    app_id: int,
     merchant_id: int,
     account_id: int,
-    amount_minor: int,
-    currency: str,
+    request: PaymentRequest,
     now: datetime,
-    channel: str = INTERNAL_CHANNEL,
-    method: str = "",
-    out_trade_no: str | None = None,
-    app_id: int | None = None,
     idempotency_key: str | None = None,
 ) -> Transaction:
-    """Top up an account. The internal channel credits at once from platform funds;
-    payment channels arrive with the payments issue and credit when they confirm."""
-    if channel != INTERNAL_CHANNEL:
-        raise ChannelUnavailable(f"Channel {channel!r} is not available for recharges.", field="channel")
-    account = merchant_account(merchant_id=merchant_id, account_id=account_id, currency=currency)
-    txn = transaction_new(
+    existing = attempt_existing(
+        app_id=app_id,
         kind=TransactionKind.RECHARGE,
-        amount_minor=amount_minor,
-        currency=currency,
+        out_trade_no=request.out_trade_no,
+        idempotency_key=idempotency_key,
+        now=now,
+    )
+    if existing is not None:
+        return existing
+    routes = [
+        r
+        for r in route(
+            merchant_id=merchant_id,
+            channel=request.channel,
+            method=request.method,
+            amount_minor=request.amount_minor,
+            now=now,
+        )
+        if not r.plugin.internal
+    ]
+    if not routes:
+        # A wallet cannot top itself up from a wallet: the money must come from outside.
+        raise ChannelUnavailable(f"Channel {request.channel!r} cannot recharge.", field="channel")
+    try:
+        txn = _prerecharge(
+            app_id=app_id,
+            merchant_id=merchant_id,
+            account_id=account_id,
+            request=request,
+            first=routes[0],
+            key=idempotency_key,
+            now=now,
+        )
+    except AlreadyDone as done:  # a concurrent twin with the same key committed first
+        return done.txn
+    return channel_collect(txn=txn, routes=routes, request=request, now=now)
+
+
+@transaction.atomic(durable=True)
+def _prerecharge(
+    *,
+    app_id: int,
+    merchant_id: int,
+    account_id: int,
+    request: PaymentRequest,
+    first: Route,
+    key: str | None,
+    now: datetime,
+) -> Transaction:
+    account = merchant_account(merchant_id=merchant_id, account_id=account_id, currency=request.currency)
+    return transaction_insert(
+        kind=TransactionKind.RECHARGE,
+        amount_minor=request.amount_minor,
+        currency=request.currency,
         merchant_id=merchant_id,
         app_id=app_id,
-        idempotency_key=idempotency_key,
+        idempotency_key=key,
+        out_trade_no=request.out_trade_no,
         payee_account=account,
-        channel=channel,
-        out_trade_no=out_trade_no,
-        metadata={"method": method} if method else {},
+        memo=request.subject,
+        channel=first.mc.channel,
+        merchant_channel=first.mc,
+        method=request.method or default_method(first.plugin.methods),
+        expires_at=now + timedelta(seconds=request.expire_seconds),
+        metadata=request.metadata,
         now=now,
     )
-    journal_post(
-        txn=txn,
-        reason="recharge",
-        legs=[
-            Leg(
-                account=funding_account(currency=currency, now=now),
-                direction=Direction.DEBIT,
-                amount_minor=amount_minor,
-            ),
-            Leg(account=account, direction=Direction.CREDIT, amount_minor=amount_minor),
-        ],
-        now=now,
-    )
-    txn.succeed()
-    txn.finished_at = now
-    txn.save()
-    return txn

@@ -1,21 +1,34 @@
-"""Creating transaction records and reading accounts the way every use case needs."""
+"""Creating transaction records and reading accounts the way every use case needs.
+
+`transaction_build` makes an unsaved record; `transaction_insert` saves one as a use
+case's first write. Account helpers named `…_get_or_open` open the account on first use.
+"""
 
 import functools
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from django.db import IntegrityError, transaction
+from django.db.models import Case, Q, Value, When
 
 from accounts.choices import AccountKind, AccountStatus
 from accounts.models import Account
-from accounts.services import platform_account
-from ledger.errors import AccountNotActive, AccountNotFound, CurrencyMismatch, DuplicateOutTradeNo
+from accounts.services import account_get_or_open, platform_account_get_or_open
+from ledger.choices import TransactionStatus
+from ledger.errors import (
+    AccountNotActive,
+    AccountNotFound,
+    CurrencyMismatch,
+    DuplicateOutTradeNo,
+    RetryTooSoon,
+)
 from ledger.models import Transaction
 from ledger.serials import serial_new
 from paycenter.errors import IdempotencyKeyReused
 
 SERIAL_ATTEMPTS = 3
+RETRY_AFTER_FAILURE = timedelta(seconds=15)
 T = TypeVar("T")
 
 
@@ -28,7 +41,7 @@ class AlreadyDone(Exception):
 
 def replayable(use_case: Callable[..., Transaction]) -> Callable[..., Transaction]:
     """Outside the use case's transaction: a request that already ran returns its record
-    instead of running twice (transaction_new checked it asked for the same thing)."""
+    instead of running twice (transaction_insert checked it asked for the same thing)."""
 
     @functools.wraps(use_case)
     def wrapper(**kwargs: object) -> Transaction:
@@ -51,7 +64,7 @@ def replay_if_done(*, app_id: int, key: str, kind: str, amount_minor: int, out_t
     raise AlreadyDone(done)
 
 
-def transaction_record(
+def transaction_build(
     *,
     kind: str,
     amount_minor: int,
@@ -92,10 +105,10 @@ def insert_first(build: Callable[[], Transaction], write: Callable[[Transaction]
     raise RuntimeError(f"{SERIAL_ATTEMPTS} serials drawn in a row were taken")
 
 
-def transaction_new(**fields: object) -> Transaction:
-    """The record of a use case (`transaction_record`'s arguments), saved inside the
+def transaction_insert(**fields: object) -> Transaction:
+    """The record of a use case (`transaction_build`'s arguments), saved inside the
     caller's transaction; its first write, so a replay stops before anything else."""
-    return insert_first(lambda: transaction_record(**fields), _save_in_savepoint)
+    return insert_first(lambda: transaction_build(**fields), _save_in_savepoint)
 
 
 def _save_in_savepoint(record: Transaction) -> Transaction:
@@ -143,11 +156,56 @@ def check_usable(account: Account, *, currency: str | None) -> None:
         raise CurrencyMismatch(field="currency")
 
 
-def clearing_account(*, currency: str, now: datetime) -> Account:
+def clearing_account_get_or_open(*, currency: str, now: datetime) -> Account:
     """Where money leaves for, or arrives from, the outside world (banks, channels)."""
-    return platform_account(kind=AccountKind.CHANNEL_CLEARING, currency=currency, now=now)
+    return platform_account_get_or_open(kind=AccountKind.CHANNEL_CLEARING, currency=currency, now=now)
 
 
-def funding_account(*, currency: str, now: datetime) -> Account:
-    """The platform's own funds: the other side of internal recharges and adjustments."""
-    return platform_account(kind=AccountKind.PLATFORM_FUNDING, currency=currency, now=now)
+def funding_account_get_or_open(*, currency: str, now: datetime) -> Account:
+    """The platform's own funds: the other side of approved adjustments (goodwill,
+    corrections). Only an approved adjustment, a coupon subsidy or a settlement debits it."""
+    return platform_account_get_or_open(kind=AccountKind.PLATFORM_FUNDING, currency=currency, now=now)
+
+
+def settlement_account_get_or_open(*, merchant_id: int, currency: str, now: datetime) -> Account:
+    """The merchant's settlement account in this currency (a hot account: buffered)."""
+    return account_get_or_open(
+        kind=AccountKind.MERCHANT_SETTLEMENT,
+        currency=currency,
+        merchant_id=merchant_id,
+        buffered=True,
+        now=now,
+    )
+
+
+def attempt_existing(
+    *, app_id: int, kind: str, out_trade_no: str | None, idempotency_key: str | None, now: datetime
+) -> Transaction | None:
+    """The record this request already made (a replay), or why it may not be made
+    (another live attempt at the app's number, or a failure under 15 s ago); one query.
+
+    The key's row comes first, then the newest attempts: those are the ones that decide (the
+    unique constraints still stop anything a pathological history pushes past the limit)."""
+    if not out_trade_no and not idempotency_key:
+        return None
+    if out_trade_no and idempotency_key:
+        mine = Q(kind=kind, out_trade_no=out_trade_no) | Q(idempotency_key=idempotency_key)
+    elif out_trade_no:
+        mine = Q(kind=kind, out_trade_no=out_trade_no)
+    else:
+        mine = Q(idempotency_key=idempotency_key)
+    key_first = (
+        Case(When(idempotency_key=idempotency_key, then=0), default=1) if idempotency_key else Value(1)
+    )
+    rows = list(Transaction.objects.filter(mine, app_id=app_id).order_by(key_first, "-id")[:20])
+    for row in rows:
+        if idempotency_key and row.idempotency_key == idempotency_key:
+            if row.kind != kind or row.out_trade_no != out_trade_no:
+                raise IdempotencyKeyReused()
+            return row  # the same request again after its response was lost
+    orders = [row for row in rows if out_trade_no and row.kind == kind and row.out_trade_no == out_trade_no]
+    if any(row.status != TransactionStatus.FAILED for row in orders):
+        raise DuplicateOutTradeNo(field="out_trade_no")
+    if any(row.finished_at and row.finished_at > now - RETRY_AFTER_FAILURE for row in orders):
+        raise RetryTooSoon(field="out_trade_no")
+    return None

@@ -23,10 +23,15 @@ from ledger import locks
 from ledger.choices import TransactionKind, TransactionStatus
 from ledger.errors import InvalidState, RefundExceedsPayment
 from ledger.models import Transaction
+from ledger.services.channel_calls import channel_of, next_query_at
 from ledger.services.events import event_emit
 from ledger.services.holds import hold_cancel, hold_confirm, hold_freeze
-from ledger.services.payments import channel_of, next_query_at
-from ledger.services.records import clearing_account, replay_if_done, replayable, transaction_new
+from ledger.services.records import (
+    clearing_account_get_or_open,
+    replay_if_done,
+    replayable,
+    transaction_insert,
+)
 from paycenter.dbretry import retry_on_conflict
 
 logger = logging.getLogger(__name__)
@@ -90,7 +95,7 @@ def refund_request(
     ).update(refunded_minor=F("refunded_minor") + amount_minor)
     if not reserved:
         raise RefundExceedsPayment(field="amount")
-    refund = transaction_new(
+    refund = transaction_insert(
         kind=TransactionKind.REFUND,
         amount_minor=amount_minor,
         currency=payment.currency,
@@ -148,12 +153,14 @@ def refund_apply(*, refund_id: int, result: ChannelRefund, now: datetime) -> str
     if result.state == ChannelState.SUCCEEDED:
         return refund_succeed(refund_id=refund_id, channel_refund_no=result.refund_no, now=now)
     if result.state in {ChannelState.FAILED, ChannelState.CLOSED}:
-        refund_fail(refund_id=refund_id, reason="channel says failed", now=now)
-        return "applied"
-    Transaction.objects.filter(pk=refund_id, status=S.PENDING).update(
+        before = Transaction.objects.values_list("status", flat=True).get(pk=refund_id)
+        refund = refund_fail(refund_id=refund_id, reason="channel says failed", now=now)
+        return "applied" if refund.status != before else "duplicate"
+    # Still under way at the channel: noted, nothing moved; the query asks again.
+    noted = Transaction.objects.filter(pk=refund_id, status=S.PENDING).update(
         channel_state=ChannelState.PENDING, next_query_at=next_query_at(attempts=0, now=now)
     )
-    return "ignored"
+    return "noted" if noted else "duplicate"
 
 
 @transaction.atomic
@@ -179,7 +186,7 @@ def refund_succeed(*, refund_id: int, channel_refund_no: str | None, now: dateti
     payer = Account.objects.filter(pk=payment.payer_account_id).first()
     hold_confirm(
         hold_id=refund.holds.get().pk,
-        credit_account=payer or clearing_account(currency=refund.currency, now=now),
+        credit_account=payer or clearing_account_get_or_open(currency=refund.currency, now=now),
         reason="refund",
         now=now,
     )

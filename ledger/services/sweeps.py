@@ -10,7 +10,7 @@ from channels.choices import ChannelState
 from ledger.choices import TransactionKind, TransactionStatus
 from ledger.errors import InvalidState
 from ledger.models import Transaction
-from ledger.services.payments import payment_close, payment_query
+from ledger.services.payment_query import payment_close, payment_query
 from ledger.services.preauth import payment_void
 from ledger.services.refunds import refund_query
 
@@ -23,7 +23,7 @@ def due_queries(*, now: datetime, limit: int = 200) -> list[tuple[int, str]]:
         Transaction.objects.filter(
             next_query_at__lte=now,
             status__in=[S.PENDING, S.AUTHORIZED],
-            kind__in=[TransactionKind.PAYMENT, TransactionKind.REFUND],
+            kind__in=[TransactionKind.PAYMENT, TransactionKind.RECHARGE, TransactionKind.REFUND],
         )
         .order_by("next_query_at")
         .values_list("pk", "kind")[:limit]
@@ -53,11 +53,16 @@ def _one_item(txn_id: int) -> Iterator[None]:
 
 
 def expire_due(*, now: datetime, limit: int = 200) -> int:
-    """Pending payments past their expiry: ask the channel first — a paid one is applied,
-    an unpaid one closed there and here. Authorizations never captured are voided."""
+    """Pending payments and recharges past their expiry: ask the channel first — a paid one
+    is applied, an unpaid one closed there and here. Authorizations never captured are
+    voided."""
     closed = _void_lapsed_authorizations(now=now, limit=limit)
     expired = list(
-        Transaction.objects.filter(kind=TransactionKind.PAYMENT, status=S.PENDING, expires_at__lte=now)
+        Transaction.objects.filter(
+            kind__in=[TransactionKind.PAYMENT, TransactionKind.RECHARGE],
+            status=S.PENDING,
+            expires_at__lte=now,
+        )
         .order_by("expires_at")
         .values_list("pk", flat=True)[:limit]
     )

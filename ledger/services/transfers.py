@@ -6,7 +6,7 @@ from ledger.choices import Direction, TransactionKind
 from ledger.errors import SameAccount
 from ledger.models import Transaction
 from ledger.services.journal import Leg, journal_post
-from ledger.services.records import merchant_account, replayable, transaction_new
+from ledger.services.records import merchant_account, replayable, transaction_insert
 from paycenter.dbretry import retry_on_conflict
 
 
@@ -30,7 +30,7 @@ def transfer_create(
         raise SameAccount(field="to_account_id")
     source = merchant_account(merchant_id=merchant_id, account_id=from_account_id, currency=currency)
     target = merchant_account(merchant_id=merchant_id, account_id=to_account_id, currency=currency)
-    txn = transaction_new(
+    txn = transaction_insert(
         kind=TransactionKind.TRANSFER,
         amount_minor=amount_minor,
         currency=currency,

@@ -12,7 +12,12 @@ from ledger.errors import InvalidState
 from ledger.models import Transaction
 from ledger.services.events import event_emit
 from ledger.services.holds import hold_cancel, hold_confirm, hold_freeze
-from ledger.services.records import clearing_account, merchant_account, replayable, transaction_new
+from ledger.services.records import (
+    clearing_account_get_or_open,
+    merchant_account,
+    replayable,
+    transaction_insert,
+)
 from paycenter.audit import audit_record
 from paycenter.dbretry import retry_on_conflict
 from paycenter.errors import NotFound
@@ -34,7 +39,7 @@ def withdrawal_request(
 ) -> Transaction:
     """Freeze the amount now; nothing is written when the funds are not there."""
     account = merchant_account(merchant_id=merchant_id, account_id=account_id, currency=currency)
-    txn = transaction_new(
+    txn = transaction_insert(
         kind=TransactionKind.WITHDRAWAL,
         amount_minor=amount_minor,
         currency=currency,
@@ -79,7 +84,7 @@ def withdrawal_pay_out(*, transaction_id: int, actor: str, now: datetime) -> Tra
     hold = txn.holds.get()
     hold_confirm(
         hold_id=hold.pk,
-        credit_account=clearing_account(currency=txn.currency, now=now),
+        credit_account=clearing_account_get_or_open(currency=txn.currency, now=now),
         reason="withdrawal",
         now=now,
     )

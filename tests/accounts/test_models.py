@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from accounts.choices import AccountKind
 from accounts.models import Account, MerchantApp
-from accounts.services import account_open, customer_get_or_create
+from accounts.services import account_get_or_open, customer_get_or_create
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ def test_cents_add_up_exactly_in_the_database(wallet):
 
 
 def test_overdraft_accounts_may_go_negative(onboarded):
-    account = account_open(
+    account = account_get_or_open(
         kind=AccountKind.PLATFORM_FUNDING, currency="CNY", allow_overdraft=True, now=timezone.now()
     )
     Account.objects.filter(pk=account.pk).update(available_minor=-1000, total_minor=-1000)

@@ -24,11 +24,11 @@ from django.utils import timezone
 from accounts import webhooks
 from accounts.models import MerchantApp, WebhookDelivery
 from accounts.services import customer_get_or_create
-from ledger.services.recharges import recharge_create
 from ledger.services.withdrawals import withdrawal_approve, withdrawal_pay_out, withdrawal_request
 from paycenter import outbox
 from paycenter.errors import NotFound
 from paycenter.models import AuditEntry, OutboxMessage
+from tests.funding import fund
 
 pytestmark = pytest.mark.django_db
 
@@ -148,8 +148,8 @@ def point_at(app: MerchantApp, url: str) -> MerchantApp:
 def emit_event(app: MerchantApp, *, event_type: str = "payment.succeeded") -> OutboxMessage:
     """What ledger.services.events writes; dispatch follows the commit."""
     with transaction.atomic():
-        return outbox.outbox_emit(
-            topic="webhook",
+        [message] = outbox.outbox_emit(
+            topic=outbox.EVENTS_TOPIC,
             payload={
                 "id": f"evt_{uuid.uuid4().hex}",
                 "app_pk": app.pk,
@@ -159,6 +159,7 @@ def emit_event(app: MerchantApp, *, event_type: str = "payment.succeeded") -> Ou
             },
             now=timezone.now(),
         )
+    return message
 
 
 @pytest.fixture
@@ -189,9 +190,7 @@ def test_a_paid_out_withdrawal_reaches_the_app_signed(
     merchant = onboarded[0]
     customer, _ = customer_get_or_create(merchant_id=merchant.pk, external_id="alice", now=timezone.now())
     wallet = customer.accounts.get(currency="CNY")
-    recharge_create(
-        merchant_id=merchant.pk, account_id=wallet.pk, amount_minor=10_000, currency="CNY", now=timezone.now()
-    )
+    fund(account_id=wallet.pk, amount_minor=10_000)
     txn = withdrawal_request(
         merchant_id=merchant.pk,
         account_id=wallet.pk,
@@ -209,7 +208,7 @@ def test_a_paid_out_withdrawal_reaches_the_app_signed(
         withdrawal_pay_out(transaction_id=txn.pk, actor="fin", now=timezone.now())
 
     # Then the app got one POST, with exactly the documented headers and a valid signature
-    message = OutboxMessage.objects.get(topic="webhook")
+    message = OutboxMessage.objects.get(subscriber="webhook")
     assert message.status == "delivered" and message.attempts == 1
     [request] = receiver.requests
     headers, body = request["headers"], request["body"]
@@ -270,7 +269,7 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_acknowledges(app, r
 
 
 def test_retries_make_at_least_8_tries_over_at_least_24_hours(app, receiver, send):
-    handler = outbox.handler_for("webhook")
+    handler = outbox.handler_for("events", "webhook")
     assert handler.run is webhooks.webhook_handler
     assert handler.max_attempts >= 8 and sum(handler.backoff_seconds) >= 24 * 3600
 
@@ -500,7 +499,7 @@ def test_operations_resend_an_event_from_the_admin_under_the_same_id(
     assert response.status_code == 302
 
     # Then one new outbox message carries the same event, and the app sees the id again
-    messages = list(OutboxMessage.objects.filter(topic="webhook").order_by("pk"))
+    messages = list(OutboxMessage.objects.filter(subscriber="webhook").order_by("pk"))
     assert len(messages) == 2 and messages[1].payload == message.payload
     assert messages[1].status == "delivered"
     event_ids = [r["headers"]["X-Paycenter-Event-Id"] for r in receiver.requests]
@@ -520,7 +519,7 @@ def test_auditors_see_deliveries_but_cannot_resend(app, receiver, send, client):
         "/admin/accounts/webhookdelivery/",
         {"action": "resend", "_selected_action": [WebhookDelivery.objects.get().pk]},
     )
-    assert OutboxMessage.objects.filter(topic="webhook").count() == 1
+    assert OutboxMessage.objects.filter(subscriber="webhook").count() == 1
 
 
 def test_resending_an_unknown_event_is_refused():

@@ -41,9 +41,9 @@ from accounts.services import customer_get_or_create, merchant_onboard
 from ledger.models import Posting
 from ledger.selectors import accounts_with_pending
 from ledger.services.journal import account_apply_pending
-from ledger.services.recharges import recharge_create
 from ledger.services.transfers import transfer_create
 from ledger.verify import ledger_verify
+from tests.funding import fund
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
@@ -129,13 +129,7 @@ def ledger(transactional_db) -> Ledger:
     assert wallet_ids == list(range(wallet_ids[0], wallet_ids[0] + WALLETS)), "wallet ids not contiguous"
     assert hot.pk < wallet_ids[0], "the naive pgbench script locks the hot row first, as the lower id"
     for wallet_id in wallet_ids:
-        recharge_create(
-            merchant_id=merchant.pk,
-            account_id=wallet_id,
-            amount_minor=FUNDS,
-            currency="CNY",
-            now=timezone.now(),  # the serial is time + 4 random digits: one `now` for all collides
-        )
+        fund(account_id=wallet_id, amount_minor=FUNDS)
     return Ledger(merchant_id=merchant.pk, hot_id=hot.pk, wallet_ids=wallet_ids, funded=FUNDS * WALLETS)
 
 

@@ -60,11 +60,11 @@ from ledger.choices import TransactionKind, TransactionStatus
 from ledger.models import Transaction
 from ledger.selectors import accounts_with_pending
 from ledger.services.journal import account_apply_pending
-from ledger.services.recharges import recharge_create
 from ledger.verify import ledger_verify
 from paycenter import crypto
 from tests.bench.payments_load import PATH, LoadResult, Target, run_load
 from tests.conftest import SignedClient
+from tests.funding import fund
 
 try:
     import psutil
@@ -175,13 +175,7 @@ def shop(transactional_db, encryption_key) -> Shop:
     assert wallet_ids == list(range(wallet_ids[0], wallet_ids[0] + WALLETS)), "wallet ids not contiguous"
     assert hot.pk < wallet_ids[0], "pgbench's direct variant locks the merchant first, as the lower id"
     for wallet_id in wallet_ids:
-        recharge_create(
-            merchant_id=merchant.pk,
-            account_id=wallet_id,
-            amount_minor=FUNDS,
-            currency="CNY",
-            now=timezone.now(),
-        )
+        fund(account_id=wallet_id, amount_minor=FUNDS)
     return Shop(
         merchant_id=merchant.pk,
         app_pk=app.pk,
@@ -593,7 +587,10 @@ PROFILE_RULES = (
     ("Idempotency-Key claim + complete", r"idempotency_(claim|complete) "),
     ("DRF input validation (PaymentInput)", rf"is_valid {F}rest_framework/serializers"),
     ("payment_create (the use case, after-commit eager tasks included)", r"payment_create "),
-    ("  checks: _existing + route", rf"(_existing {F}ledger/services/payments|route {F}channels/services)"),
+    (
+        "  checks: attempt_existing + route",
+        rf"(attempt_existing {F}ledger/services/records|route {F}channels/services)",
+    ),
     ("  one local transaction (accounts, record, journal, outbox row)", r"_pay_from_balance_commit "),
     ("    journal_post (entry, payer debit, postings)", r"journal_post "),
     ("  outbox dispatch (eager Celery after commit: webhook skipped)", r"outbox_dispatch "),

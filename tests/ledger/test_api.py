@@ -9,30 +9,34 @@ from tests.conftest import SignedClient
 from tests.ledger.conftest import assert_ledger_clean
 
 pytestmark = pytest.mark.django_db
+DEST = {"type": "bank", "account": "6222-0000"}
 
 
 def error(response):
     return response.json()["error"]
 
 
-def test_recharge_credits_the_wallet_at_once(api, wallet_of):
-    alice = wallet_of("alice")
-    response = api.post(
-        "/api/v1/recharges", {"account_id": alice.pk, "amount": "88.80"}, idempotency_key="r1"
-    )
-    assert response.status_code == 201, response.content
-    body = response.json()
-    assert body["id"].startswith("RCH") and body["status"] == "succeeded" and body["amount"] == "88.80"
-    assert body["action"] == {"type": "none"}
-    assert api.get(f"/api/v1/accounts/{alice.pk}").json()["available"] == "88.80"
-    assert api.get(f"/api/v1/recharges/{body['id']}").json() == body
+@pytest.mark.parametrize(
+    "channel",
+    [{}, {"channel": "internal"}, {"channel": "balance"}, {"channel": "alipay"}, {"channel": None}],
+    ids=["no channel", "internal", "balance", "unknown", "null"],
+)
+def test_no_recharge_mints_money(api, merchant, wallet_of, channel):
+    """Without a channel that confirms the money, no app request credits an account: not the
+    customer's wallet, not the merchant's own settlement account (RELIABILITY 26)."""
+    from channels.services import merchant_channel_activate
+
+    merchant_channel_activate(merchant_id=merchant.pk, channel="balance", actor="t", now=timezone.now())
+    settlement = merchant.accounts.get(kind="merchant_settlement")
+    for account in (wallet_of("alice"), settlement):
+        body = {"account_id": account.pk, "amount": "999999999999.99", **channel}
+        response = api.post("/api/v1/recharges", body, idempotency_key=f"mint-{account.pk}")
+        assert response.status_code == 422, response.content
+        assert error(response)["code"] == "channel_unavailable"
+        assert api.get(f"/api/v1/accounts/{account.pk}").json()["total"] == "0.00"
+    assert not Transaction.objects.filter(kind="recharge").exists()
+    assert not JournalEntry.objects.exists()
     assert_ledger_clean()
-
-
-def test_recharge_through_an_unknown_channel_is_refused(api, wallet_of):
-    alice = wallet_of("alice")
-    response = api.post("/api/v1/recharges", {"account_id": alice.pk, "amount": "1.00", "channel": "alipay"})
-    assert response.status_code == 422 and error(response)["code"] == "channel_unavailable"
 
 
 def test_transfer_moves_money_all_or_nothing(api, wallet_of):
@@ -123,16 +127,16 @@ def test_float_amount_in_raw_json_is_refused(api, wallet_of):
 
 def test_amount_decimals_follow_the_accounts_currency(api, wallet_of):
     yen = wallet_of("alice", currency="JPY")
-    response = api.post("/api/v1/recharges", {"account_id": yen.pk, "amount": "100.50"})
+    response = api.post(
+        "/api/v1/withdrawals", {"account_id": yen.pk, "amount": "100.50", "destination": DEST}
+    )
     assert response.status_code == 400 and error(response)["code"] == "invalid_amount"
-    response = api.post("/api/v1/recharges", {"account_id": yen.pk, "amount": "100"})
-    assert response.status_code == 201 and response.json()["amount"] == "100"
-    assert api.get(f"/api/v1/accounts/{yen.pk}").json()["total"] == "100"
 
 
 def test_currency_must_match_the_account(api, wallet_of):
     alice = wallet_of("alice")
-    response = api.post("/api/v1/recharges", {"account_id": alice.pk, "amount": "1.00", "currency": "USD"})
+    body = {"account_id": alice.pk, "amount": "1.00", "currency": "USD", "destination": DEST}
+    response = api.post("/api/v1/withdrawals", body)
     assert response.status_code == 422 and error(response)["code"] == "currency_mismatch"
 
 
@@ -191,7 +195,7 @@ def test_statement_lists_every_change_with_balance_after_and_pages_by_cursor(api
     second = api.get(f"/api/v1/accounts/{alice.pk}/statement?limit=5&cursor={first['next_cursor']}").json()
     assert len(second["lines"]) == 3 and second["next_cursor"] is None
     lines = first["lines"] + second["lines"]
-    assert lines[-1]["reason"] == "recharge" and lines[-1]["balance_after"] == "100.00"
+    assert lines[-1]["reason"] == "adjustment" and lines[-1]["balance_after"] == "100.00"
     assert lines[0]["balance_after"] == api.get(f"/api/v1/accounts/{alice.pk}").json()["total"]
 
 

@@ -9,14 +9,14 @@ from ledger.choices import TransactionKind
 from ledger.errors import HoldAlreadyResolved, HoldKeyReused, InsufficientFunds
 from ledger.models import Hold, Posting
 from ledger.services.holds import hold_cancel, hold_confirm, hold_freeze, holds_expire
-from ledger.services.records import transaction_new
+from ledger.services.records import transaction_insert
 from tests.ledger.conftest import assert_ledger_clean
 
 pytestmark = pytest.mark.django_db
 
 
 def txn(account):
-    return transaction_new(
+    return transaction_insert(
         kind=TransactionKind.PAYMENT,
         amount_minor=1,
         currency="CNY",

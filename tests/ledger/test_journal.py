@@ -8,14 +8,14 @@ from ledger.choices import Direction, TransactionKind
 from ledger.errors import InsufficientFunds, UnbalancedEntry
 from ledger.models import JournalEntry, Posting
 from ledger.services.journal import Leg, journal_post, journal_reverse
-from ledger.services.records import transaction_new
+from ledger.services.records import transaction_insert
 from tests.ledger.conftest import assert_ledger_clean
 
 D, C = Direction.DEBIT, Direction.CREDIT
 
 
 def new_txn(merchant, amount=100):
-    return transaction_new(
+    return transaction_insert(
         kind=TransactionKind.ADJUSTMENT,
         amount_minor=amount,
         currency="CNY",

@@ -16,10 +16,10 @@ from ledger.selectors import account_balance
 from ledger.services import withdrawals as wd
 from ledger.services.holds import hold_cancel, hold_confirm, hold_freeze, holds_expire
 from ledger.services.journal import account_apply_pending
-from ledger.services.recharges import recharge_create
-from ledger.services.records import transaction_new
+from ledger.services.records import transaction_insert
 from ledger.services.transfers import transfer_create
 from ledger.verify import ledger_verify
+from tests.funding import fund
 
 ACCOUNTS = 4  # three wallets and the merchant's buffered settlement account
 HOT = 3
@@ -77,9 +77,7 @@ def _run(merchant, ops):
     ] + [merchant.accounts.get(kind="merchant_settlement")]
     model = Model()
     for i, account in enumerate(accounts):  # start funded, so most operations can succeed
-        recharge_create(
-            account_id=account.pk, amount_minor=10_000, merchant_id=merchant.pk, currency="CNY", now=now
-        )
+        fund(account_id=account.pk, amount_minor=10_000)
         model.total[i] += 10_000
     withdrawals, holds = [], []  # (txn, account index, amount), (hold, account index, amount)
     common = {"merchant_id": merchant.pk, "currency": "CNY", "now": now}
@@ -87,7 +85,7 @@ def _run(merchant, ops):
     for op, *args in ops:
         if op == "recharge":
             i, amount = args
-            recharge_create(account_id=accounts[i].pk, amount_minor=amount, **common)
+            fund(account_id=accounts[i].pk, amount_minor=amount)
             model.total[i] += amount
         elif op == "transfer":
             i, j, amount = args
@@ -131,7 +129,7 @@ def _run(merchant, ops):
                 model.frozen[i] -= amount
         elif op == "freeze":
             i, amount, expiring = args
-            txn = transaction_new(
+            txn = transaction_insert(
                 kind=TransactionKind.PAYMENT,
                 amount_minor=amount,
                 currency="CNY",

@@ -28,6 +28,6 @@ def test_a_colliding_serial_is_drawn_again(merchant, monkeypatch):
         "currency": "CNY",
         "merchant_id": merchant.pk,
     }
-    first = records.transaction_new(**common, now=timezone.now())
-    second = records.transaction_new(**common, now=timezone.now())
+    first = records.transaction_insert(**common, now=timezone.now())
+    second = records.transaction_insert(**common, now=timezone.now())
     assert (first.serial, second.serial) == ("ADJ-same", "ADJ-other")

@@ -52,7 +52,7 @@ def test_approved_withdrawal_is_paid_out_from_the_frozen_funds(wallet_of, reques
     txn.refresh_from_db()
     assert txn.status == "paid_out" and txn.finished_at
     assert balances(alice) == (6_000, 6_000, 0)
-    event = OutboxMessage.objects.get(topic="webhook")
+    event = OutboxMessage.objects.get(subscriber="webhook")
     assert event.payload["type"] == "withdrawal.paid_out" and event.payload["data"]["id"] == txn.serial
     assert list(AuditEntry.objects.filter(target_id=str(txn.pk)).values_list("action", "actor")) == [
         ("withdrawal.approve", "fin"),
@@ -71,7 +71,7 @@ def test_rejected_withdrawal_is_unfrozen(wallet_of, request_withdrawal, approve_
     txn.refresh_from_db()
     assert txn.status == "rejected" and txn.metadata["rejection_reason"] == "name mismatch"
     assert balances(alice) == (10_000, 10_000, 0)
-    assert OutboxMessage.objects.get(topic="webhook").payload["type"] == "withdrawal.rejected"
+    assert OutboxMessage.objects.get(subscriber="webhook").payload["type"] == "withdrawal.rejected"
     assert_ledger_clean()
 
 
@@ -142,7 +142,7 @@ def test_admin_statement_exports_csv_with_decimal_amounts(admin_client, wallet_o
     assert response["Content-Type"].startswith("text/csv")
     header, line = response.content.decode().splitlines()[:2]
     assert header.split(",")[:6] == ["id", "created_at", "account", "currency", "direction", "amount"]
-    assert ",CNY,credit,123.45,123.45,1,recharge,RCH" in line
+    assert ",CNY,credit,123.45,123.45,1,adjustment,ADJ" in line
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ delivered: list[dict] = []
 failures = {"left": 0}
 
 
-@outbox.register("tests.unit", backoff_seconds=(15, 30))
+@outbox.register("tests.unit", name="unit", backoff_seconds=(15, 30))
 def _unit_handler(*, payload: dict, message: OutboxMessage) -> None:
     if failures["left"] > 0:
         failures["left"] -= 1
@@ -36,7 +36,8 @@ def _reset():
 
 def emit(payload: dict, *, topic: str = "tests.unit") -> OutboxMessage:
     with transaction.atomic():
-        return outbox.outbox_emit(topic=topic, payload=payload, now=timezone.now())
+        [message] = outbox.outbox_emit(topic=topic, payload=payload, now=timezone.now())
+    return message
 
 
 @pytest.mark.django_db(transaction=True)
@@ -99,6 +100,7 @@ def test_a_lease_left_by_a_dead_worker_expires_and_the_sweep_takes_it():
     with transaction.atomic():
         message = OutboxMessage.objects.create(
             topic="tests.unit",
+            subscriber="unit",
             payload={"n": 5},
             next_attempt_at=now,
             created_at=now,
@@ -116,7 +118,7 @@ def test_a_lease_left_by_a_dead_worker_expires_and_the_sweep_takes_it():
 def test_a_late_result_from_an_expired_lease_does_not_overwrite_the_new_owner():
     now = timezone.now()
     message = OutboxMessage.objects.create(
-        topic="tests.unit", payload={"n": 6}, next_attempt_at=now, created_at=now
+        topic="tests.unit", subscriber="unit", payload={"n": 6}, next_attempt_at=now, created_at=now
     )
     stale = outbox._claim(message_id=message.pk, now=now)
     later = now + outbox.lease() + timedelta(seconds=1)
@@ -128,10 +130,72 @@ def test_a_late_result_from_an_expired_lease_does_not_overwrite_the_new_owner():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_unknown_topic_is_failed_not_retried_forever():
-    message = emit({}, topic="tests.nobody-listens")
+def test_a_topic_nobody_subscribes_to_writes_nothing():
+    with transaction.atomic():
+        assert outbox.outbox_emit(topic="tests.nobody-listens", payload={}, now=timezone.now()) == []
+    assert not OutboxMessage.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_whose_subscriber_is_gone_is_failed_not_retried_forever():
+    now = timezone.now()
+    message = OutboxMessage.objects.create(
+        topic="tests.unit", subscriber="removed", payload={}, next_attempt_at=now, created_at=now
+    )
+    assert outbox.outbox_dispatch(message_id=message.pk, now=now) == "failed"
     message.refresh_from_db()
-    assert message.status == "failed" and message.last_error == "no handler for topic"
+    assert message.status == "failed" and message.last_error == "no such subscriber"
+
+
+fanned: list[tuple[str, dict]] = []
+
+
+@outbox.register("tests.fan", name="first")
+def _first(*, payload: dict, message: OutboxMessage) -> None:
+    fanned.append(("first", payload))
+
+
+@outbox.register("tests.fan", name="flaky", backoff_seconds=(5,))
+def _flaky(*, payload: dict, message: OutboxMessage) -> None:
+    if message.attempts == 1:
+        raise ConnectionError("down once")
+    fanned.append(("flaky", payload))
+
+
+@outbox.register("tests.fan", name="picky", wants=lambda payload: payload.get("n") == 2)
+def _picky(*, payload: dict, message: OutboxMessage) -> None:
+    fanned.append(("picky", payload))
+
+
+def test_a_second_subscriber_of_a_topic_is_added_not_swapped_in():
+    assert {h.name for h in outbox.subscribers("tests.fan")} == {"first", "flaky", "picky"}
+    with pytest.raises(ValueError, match="already subscribes"):
+        outbox.register("tests.fan", name="first")(lambda **kwargs: None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_subscriber_gets_its_own_row_and_retries_alone():
+    """Given three subscribers, one of which fails once and one of which wants only n=2,
+    when n=1 is emitted, then two rows are written; the failing one retries without the
+    other running again."""
+    fanned.clear()
+    with transaction.atomic():
+        rows = outbox.outbox_emit(topic="tests.fan", payload={"n": 1}, now=timezone.now())
+    assert sorted(r.subscriber for r in rows) == ["first", "flaky"]
+    assert fanned == [("first", {"n": 1})]
+    flaky = OutboxMessage.objects.get(subscriber="flaky")
+    assert flaky.status == "pending" and flaky.attempts == 1
+    assert outbox.outbox_dispatch(message_id=flaky.pk, now=flaky.next_attempt_at) == "delivered"
+    assert fanned == [("first", {"n": 1}), ("flaky", {"n": 1})]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_addresses_one_subscriber():
+    fanned.clear()
+    with transaction.atomic():
+        rows = outbox.outbox_emit(topic="tests.fan", payload={"n": 2}, now=timezone.now(), only="picky")
+    assert [r.subscriber for r in rows] == ["picky"]
+    assert fanned == [("picky", {"n": 2})]
 
 
 @pytest.mark.django_db(transaction=True)

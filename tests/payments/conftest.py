@@ -44,7 +44,8 @@ def sandbox_channel(sandbox, merchant, live_server, settings):
 def create_balance_payment(onboarded, balance_channel):
     """create_balance_payment(out_trade_no, payer=…, key=…) → payment_create called directly,
     below the HTTP layer and its Idempotency-Key claim."""
-    from ledger.services.payments import PaymentRequest, payment_create
+    from ledger.services.collect import PaymentRequest
+    from ledger.services.payment_create import payment_create
 
     merchant, app, _ = onboarded
 

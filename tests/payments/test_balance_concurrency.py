@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from ledger.models import Hold, JournalEntry, Posting, Transaction
-from ledger.services import payments
+from ledger.services import payment_create
 from ledger.services.journal import account_apply_pending
 from paycenter.errors import PaycenterError
 from tests.ledger.conftest import assert_ledger_clean
@@ -76,7 +76,7 @@ def test_one_key_used_concurrently_below_the_http_layer_makes_one_payment(wallet
 def constraints_only(monkeypatch):
     """Skip the look-up before the insert, so every twin reaches the unique constraints:
     what happens when two requests both pass the look-up before either commits."""
-    monkeypatch.setattr(payments, "_existing", lambda **kwargs: None)
+    monkeypatch.setattr(payment_create, "attempt_existing", lambda **kwargs: None)
 
 
 def test_twins_past_the_look_up_are_stopped_by_the_constraints(

@@ -36,7 +36,7 @@ def test_a_balance_payment_succeeds_at_once_and_credits_the_merchant(
     assert shown(api, alice) == ("87.70", "87.70", "0.00")
     settlement = merchant.accounts.get(kind="merchant_settlement")
     assert shown(api, settlement)[0] == "12.30"
-    assert OutboxMessage.objects.filter(topic="webhook", payload__type="payment.succeeded").count() == 1
+    assert OutboxMessage.objects.filter(subscriber="webhook", payload__type="payment.succeeded").count() == 1
     assert api.get(f"/api/v1/payments/{body['id']}").json()["status"] == "succeeded"
     assert api.get("/api/v1/payments?out_trade_no=order-1").json()["id"] == body["id"]
     assert_ledger_clean()

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from channels.models import ChannelRequestLog
 from ledger.models import JournalEntry, Posting, Transaction
-from ledger.services.payments import payment_query
+from ledger.services.payment_query import payment_query
 from tests.conftest import SignedClient
 from tests.ledger.conftest import assert_ledger_clean
 

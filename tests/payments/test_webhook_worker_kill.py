@@ -89,7 +89,7 @@ def test_killing_the_worker_mid_delivery_loses_no_webhook(onboarded, settings):
         with transaction.atomic():
             for event_id in ids:
                 outbox_emit(
-                    topic="webhook",
+                    topic="events",
                     payload={
                         "id": event_id,
                         "app_pk": app.pk,
