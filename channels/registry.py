@@ -11,6 +11,11 @@ def register(plugin: ChannelPlugin) -> ChannelPlugin:
     return plugin
 
 
+def unregister(name: str) -> None:
+    """For tests that install a plugin of their own."""
+    _plugins.pop(name, None)
+
+
 def plugin_for(name: str) -> ChannelPlugin:
     plugin = _plugins.get(name)
     if plugin is None:

@@ -15,7 +15,7 @@ from channels.errors import ChannelUnavailable
 from channels.gateway import redact
 from channels.models import ChannelNotification, MerchantChannel
 from paycenter.audit import audit_record
-from paycenter.errors import NotFound
+from paycenter.errors import InvalidRequest, NotFound
 from paycenter.trace import get_trace_id
 
 MAX_NOTIFICATION_BYTES = 64 * 1024
@@ -30,7 +30,9 @@ class Route:
 def merchant_channel_activate(
     *, merchant_id: int, channel: str, actor: str, now: datetime, params: dict | None = None
 ) -> MerchantChannel:
-    """Set the merchant up with the platform (keys, ids) and open the channel for payments."""
+    """Set the merchant up with the platform (keys, ids) and open the channel for payments.
+    The platform is called outside any transaction and with no row locked: callers (admin
+    buttons included) must not wrap this in one."""
     plugin = registry.plugin_for(channel)
     mc, _ = MerchantChannel.objects.get_or_create(
         merchant_id=merchant_id, channel=channel, defaults={"params": params or {}, "created_at": now}
@@ -47,6 +49,77 @@ def merchant_channel_activate(
         mc.save()
         audit_record(actor=actor, action="channel.activate", target=mc, now=now, data={"channel": channel})
     return mc
+
+
+@transaction.atomic
+def merchant_channel_add(
+    *,
+    merchant_id: int,
+    channel: str,
+    params: dict,
+    priority: int,
+    min_amount_minor: int,
+    max_amount_minor: int | None,
+    actor: str,
+    now: datetime,
+) -> MerchantChannel:
+    """A pending channel for the merchant; `merchant_channel_activate` opens it."""
+    registry.plugin_for(channel)
+    _limits_check(min_amount_minor=min_amount_minor, max_amount_minor=max_amount_minor)
+    if MerchantChannel.objects.filter(merchant_id=merchant_id, channel=channel).exists():
+        raise InvalidRequest(f"The merchant already has channel {channel!r}.", field="channel")
+    mc = MerchantChannel.objects.create(
+        merchant_id=merchant_id,
+        channel=channel,
+        params=params,
+        priority=priority,
+        min_amount_minor=min_amount_minor,
+        max_amount_minor=max_amount_minor,
+        created_at=now,
+    )
+    audit_record(
+        actor=actor,
+        action="channel.add",
+        target=mc,
+        now=now,
+        data={"channel": channel, "priority": priority, "min": min_amount_minor, "max": max_amount_minor},
+    )
+    return mc
+
+
+@transaction.atomic
+def merchant_channel_update(
+    *,
+    mc_id: int,
+    priority: int,
+    min_amount_minor: int,
+    max_amount_minor: int | None,
+    actor: str,
+    now: datetime,
+) -> MerchantChannel:
+    """Routing settings: priority and the amount range; audited when anything changes."""
+    _limits_check(min_amount_minor=min_amount_minor, max_amount_minor=max_amount_minor)
+    mc = MerchantChannel.objects.select_for_update().get(pk=mc_id)
+    changes = {}
+    for field, value in (
+        ("priority", priority),
+        ("min_amount_minor", min_amount_minor),
+        ("max_amount_minor", max_amount_minor),
+    ):
+        if getattr(mc, field) != value:
+            changes[field] = {"from": getattr(mc, field), "to": value}
+            setattr(mc, field, value)
+    if changes:
+        mc.save(update_fields=list(changes))
+        audit_record(actor=actor, action="channel.update", target=mc, now=now, data=changes)
+    return mc
+
+
+def _limits_check(*, min_amount_minor: int, max_amount_minor: int | None) -> None:
+    if min_amount_minor < 1:
+        raise InvalidRequest("The smallest amount is at least one minor unit.", field="min_amount_minor")
+    if max_amount_minor is not None and max_amount_minor < min_amount_minor:
+        raise InvalidRequest("The largest amount is below the smallest.", field="max_amount_minor")
 
 
 @transaction.atomic

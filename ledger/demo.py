@@ -1,8 +1,9 @@
-"""Gives the demo customer's wallet a balance, through a real recharge."""
+"""Gives the demo customer's wallet a balance: a platform-funded adjustment, as finance
+would post one (an app cannot credit a wallet without a channel confirming the money)."""
 
 from django.conf import settings
 
-from ledger.services.recharges import recharge_create
+from ledger.services.adjustments import adjustment_propose
 from paycenter.demo import register
 from paycenter.money import format_minor, parse_minor
 
@@ -15,11 +16,12 @@ def seed(context: dict) -> None:
     wallet.refresh_from_db()
     currency = settings.PAYCENTER_DEFAULT_CURRENCY
     if wallet.total_minor == 0:
-        recharge_create(
-            merchant_id=context["merchant_id"],
+        adjustment_propose(
             account_id=wallet.pk,
             amount_minor=parse_minor(DEMO_WALLET_BALANCE, currency),
             currency=currency,
+            reason="demo funds",
+            actor="seed_demo",
             now=context["now"],
         )
         wallet.refresh_from_db()

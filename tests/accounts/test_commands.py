@@ -19,7 +19,7 @@ def run(*args):
 
 def test_onboard_merchant_prints_working_credentials():
     credentials = json.loads(run("onboard_merchant", "--name", "Tea House", "--json"))
-    assert set(credentials) == {"merchant_id", "app_id", "secret"}
+    assert set(credentials) == {"merchant_id", "app_id", "secret", "channels"}
     merchant = Merchant.objects.get(pk=credentials["merchant_id"])
     assert merchant.status == "active"
     client = SignedClient(app_id=credentials["app_id"], secret=credentials["secret"])
