@@ -12,6 +12,25 @@ from paycenter.celery import app as celery_app
 pytest_plugins = ["tests.sandbox_fixtures"]  # sandbox platform + notification receiver
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "ledger_tampered: the test breaks the ledger on purpose")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """After every test that touched the database, whatever it did, the whole ledger still
+    proves sound: `ledger_verify`, the money-creation check included, over what the test
+    left (before its database is rolled back or flushed)."""
+    result = yield
+    uses_db = item.get_closest_marker("django_db") or {"db", "transactional_db"} & set(item.fixturenames)
+    if uses_db and item.get_closest_marker("ledger_tampered") is None:
+        from ledger.verify import ledger_verify
+
+        report = ledger_verify()
+        assert report.clean, "ledger_verify after the test:\n" + "\n".join(report.lines())
+    return result
+
+
 @pytest.fixture(autouse=True)
 def _eager_celery():
     """Tasks run in-process unless a test starts a real worker on purpose."""

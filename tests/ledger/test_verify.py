@@ -30,6 +30,7 @@ def test_ledger_verify_passes_on_a_sound_ledger(wallet_of):
         ("UPDATE accounts_account SET seq = seq + 1 WHERE id = %s", "statement position"),
     ],
 )
+@pytest.mark.ledger_tampered
 def test_ledger_verify_reports_a_tampered_account_and_fails(wallet_of, tamper, broken):
     alice = wallet_of("alice", balance=5_000)
     with connection.cursor() as cursor:
@@ -39,3 +40,48 @@ def test_ledger_verify_reports_a_tampered_account_and_fails(wallet_of, tamper, b
         call_command("ledger_verify", stdout=out)
     failing = [line for line in out.getvalue().splitlines() if line.startswith("FAIL")]
     assert any(broken in line for line in failing), out.getvalue()
+
+
+@pytest.mark.ledger_tampered
+@pytest.mark.parametrize("kind", ["recharge", "transfer", "payment"])
+def test_a_balanced_entry_that_takes_platform_funds_without_approval_is_flagged(merchant, wallet_of, kind):
+    """RELIABILITY 26: an entry can balance and still create money. A credit from the
+    funding account that is not an approved adjustment (what the old internal recharge did)
+    fails the proof."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from ledger.services.journal import Leg, journal_post
+    from ledger.services.records import funding_account_get_or_open, transaction_insert
+
+    alice = wallet_of("alice")
+    now = timezone.now()
+    with transaction.atomic():
+        txn = transaction_insert(
+            kind=kind, amount_minor=500, currency="CNY", merchant_id=merchant.pk, now=now
+        )
+        journal_post(
+            txn=txn,
+            reason=kind,
+            legs=[
+                Leg(
+                    account=funding_account_get_or_open(currency="CNY", now=now),
+                    direction="debit",
+                    amount_minor=500,
+                ),
+                Leg(account=alice, direction="credit", amount_minor=500),
+            ],
+            now=now,
+        )
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("ledger_verify", stdout=out)
+    [failing] = [line for line in out.getvalue().splitlines() if line.startswith("FAIL")]
+    assert "platform account" in failing and txn.serial in out.getvalue()
+
+
+def test_approved_adjustments_pass_the_funding_proof(wallet_of):
+    wallet_of("alice", balance=5_000_00)  # above the second-approval threshold: two approvers
+    out = StringIO()
+    call_command("ledger_verify", stdout=out)
+    assert "all invariants hold" in out.getvalue()
