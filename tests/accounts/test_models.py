@@ -35,6 +35,7 @@ def test_total_must_equal_available_plus_frozen(wallet):
     _update_refused(wallet, available_minor=500, frozen_minor=100, total_minor=500)
 
 
+@pytest.mark.ledger_tampered  # writes balances directly, without postings
 def test_cents_add_up_exactly_in_the_database(wallet):
     """0.10 + 0.20 = 0.30 must hold in SQL too (it would not with floating point)."""
     Account.objects.filter(pk=wallet.pk).update(available_minor=10, frozen_minor=20, total_minor=30)
@@ -42,6 +43,7 @@ def test_cents_add_up_exactly_in_the_database(wallet):
     assert (wallet.available_minor, wallet.frozen_minor, wallet.total_minor) == (10, 20, 30)
 
 
+@pytest.mark.ledger_tampered  # writes balances directly, without postings
 def test_overdraft_accounts_may_go_negative(onboarded):
     account = account_get_or_open(
         kind=AccountKind.PLATFORM_FUNDING, currency="CNY", allow_overdraft=True, now=timezone.now()
