@@ -2,6 +2,7 @@
 
 import time
 
+from django.conf import settings
 from django.utils import timezone
 
 from channels.base import ChannelError, ChannelUnreachable
@@ -32,6 +33,10 @@ def seed(context: dict) -> None:
                 return
             time.sleep(1)  # `make run` starts the sandbox beside us
     context["sandbox_channel"] = mc
-    context.setdefault("notes", []).append(
-        f"channels: balance, sandbox (merchant channel {mc.pk} at {mc.params['base_url']})"
-    )
+    notes = context.setdefault("notes", [])
+    notes.append(f"channels: balance, sandbox (merchant channel {mc.pk} at {mc.params['base_url']})")
+    if mc.params.get("base_url") != settings.SANDBOX_CHANNEL_URL:
+        notes.append(
+            f"note: the sandbox channel was activated against {mc.params.get('base_url')}, not "
+            f"{settings.SANDBOX_CHANNEL_URL}; delete db.sqlite3 and var/ to seed afresh"
+        )
