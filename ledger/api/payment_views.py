@@ -34,7 +34,7 @@ def _payment(request: Request, payment_id: str) -> Transaction:
 
 
 def _fresh(txn: Transaction) -> Transaction:
-    """A pending payment read by its app reflects the channel's latest state (API.md)."""
+    """A pending payment read by its app reflects the channel's latest state (docs/api.md)."""
     asks_channel = txn.status == TransactionStatus.PENDING and txn.channel not in ("", "balance")
     if asks_channel and cache.add(f"payments:query:{txn.pk}", 1, timeout=ACTIVE_QUERY_EVERY):
         return payment_query(txn_id=txn.pk, now=timezone.now())

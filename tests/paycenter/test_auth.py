@@ -1,4 +1,4 @@
-"""Request signing (API.md Authentication; RELIABILITY 20)."""
+"""Request signing (docs/api.md, Signing; R20 of docs/requirements.md)."""
 
 import json
 import time
