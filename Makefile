@@ -3,6 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+# make run: the sandbox platform and the demo's webhook receiver listen beside the web server.
+SANDBOX_PORT ?= $(shell expr $(PORT) + 100)
+WEBHOOK_PORT ?= $(shell expr $(PORT) + 101)
 PYTEST_ARGS ?=
 
 .PHONY: run up test test-slow bench lint format check migrate clean
@@ -19,14 +22,21 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-## run: the embedded default — SQLite, eager Celery, the sandbox platform, demo data — on
-## http://127.0.0.1:$(PORT) (Ctrl-C stops both processes of Procfile.dev)
+## run: the embedded default — SQLite, eager Celery, the sandbox platform on $(SANDBOX_PORT), a
+## webhook receiver on $(WEBHOOK_PORT), demo data — on http://127.0.0.1:$(PORT) (Ctrl-C stops all of
+## Procfile.dev). Every URL follows the ports: `make run PORT=8010 SANDBOX_PORT=8110`.
 run: export DEBUG = 1
 run: export ALLOW_PRIVATE_NOTIFY_URLS = 1
+run: export WEB_PORT = $(PORT)
+run: export SANDBOX_PORT := $(SANDBOX_PORT)
+run: export WEBHOOK_PORT := $(WEBHOOK_PORT)
+run: export PAYCENTER_PUBLIC_URL = http://127.0.0.1:$(PORT)
+run: export SANDBOX_CHANNEL_URL = http://127.0.0.1:$(SANDBOX_PORT)
+run: export DEMO_NOTIFY_URL = http://127.0.0.1:$(WEBHOOK_PORT)/webhooks
 run: $(VENV)/.runtime
 	mkdir -p var
 	$(BIN)/python manage.py migrate --no-input
-	WEB_PORT=$(PORT) $(BIN)/honcho start -f Procfile.dev
+	$(BIN)/honcho start -f Procfile.dev
 
 ## up: production-like — gunicorn, Celery worker and beat — against DATABASE_URL / REDIS_URL
 up: $(VENV)/.runtime

@@ -32,6 +32,17 @@ def seed(context: dict) -> None:
             )
         # Demo only: a real app's secret is shown once and never again.
         secret = app.secret
+    if settings.DEMO_NOTIFY_URL and app.notify_url != settings.DEMO_NOTIFY_URL:
+        # `make run` starts a local receiver (manage.py webhook_receiver) that prints each webhook.
+        app = services.app_update(
+            app_pk=app.pk,
+            name=app.name,
+            notify_url=settings.DEMO_NOTIFY_URL,
+            ip_allowlist=app.ip_allowlist,
+            enabled=app.enabled,
+            actor="seed_demo",
+            now=now,
+        )
     customer, _ = services.customer_get_or_create(merchant_id=merchant.pk, external_id=DEMO_CUSTOMER, now=now)
     wallet = Account.objects.get(
         customer=customer, kind=AccountKind.CUSTOMER_WALLET, currency=settings.PAYCENTER_DEFAULT_CURRENCY
@@ -53,7 +64,8 @@ def seed(context: dict) -> None:
     context.setdefault("notes", []).extend(
         [
             f"customer: {customer.external_id} (wallet account {wallet.pk})",
-            f"admin: http://127.0.0.1:8000/admin/  login {username} / {password}",
-            "API docs: http://127.0.0.1:8000/api/docs/",
+            f"admin: {settings.PAYCENTER_PUBLIC_URL}/admin/  login {username} / {password}",
+            f"API docs: {settings.PAYCENTER_PUBLIC_URL}/api/docs/",
+            f"webhooks: {app.notify_url or 'none (the demo app has no notify URL)'}",
         ]
     )

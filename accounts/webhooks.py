@@ -36,7 +36,7 @@ from paycenter.netguard import notify_address, notify_url_check
 logger = logging.getLogger(__name__)
 
 WEBHOOK_SUBSCRIBER = "webhook"  # its name on the outbox rows
-# Retry delays after attempts 1…10: 11 tries spread over ~46 h (API.md: ≥ 8 over ≥ 24 h).
+# Retry delays after attempts 1…10: 11 tries spread over ~46 h (docs/api.md: at least 8 over at least 24 h).
 BACKOFF = (15, 30, 180, 600, 1800, 3600, 10800, 21600, 43200, 86400)
 TIMEOUT = (5, 10)  # seconds: connect, read
 MAX_RESPONSE_BYTES = 64 * 1024  # read no more of an answer than this

@@ -1,7 +1,7 @@
 """The plugin interface of the channel gateway and the normalized values it speaks.
 
 A plugin turns one platform's protocol into these values and back. It knows nothing of
-the ledger: what a result means for money is ledger's business (ARCHITECTURE.md).
+the ledger: what a result means for money is ledger's business (docs/design.md).
 """
 
 from dataclasses import dataclass, field

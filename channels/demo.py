@@ -1,37 +1,72 @@
 """The demo merchant pays by balance and through the sandbox platform (`make run` starts it)."""
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
+import requests
+from django.conf import settings
 from django.utils import timezone
 
 from channels.base import ChannelError, ChannelUnreachable
+from channels.models import MerchantChannel
 from channels.services import merchant_channel_activate
 from paycenter.demo import register
 
 SANDBOX_WAIT_SECONDS = 30
+T = TypeVar("T")
 
 
 @register(order=15, name="channels")
 def seed(context: dict) -> None:
     merchant_id = context["merchant_id"]
+    notes = context.setdefault("notes", [])
     merchant_channel_activate(
         merchant_id=merchant_id, channel="balance", actor="seed_demo", now=timezone.now()
     )
+    mc = _while_the_sandbox_starts(
+        lambda: merchant_channel_activate(
+            merchant_id=merchant_id, channel="sandbox", actor="seed_demo", now=timezone.now()
+        ),
+        failed="sandbox channel not activated",
+        notes=notes,
+    )
+    if mc is None:
+        return
+    url = settings.SANDBOX_CHANNEL_URL
+    if mc.params.get("base_url") != url:
+        # Seeded by an earlier `make run` on other ports: follow the sandbox if it is the same
+        # platform (same database, so it knows the merchant's key), else say so.
+        moved = _while_the_sandbox_starts(lambda: _follow(mc, url), failed="sandbox not found", notes=notes)
+        if moved:
+            mc.refresh_from_db()
+        else:
+            notes.append(
+                f"note: the sandbox channel was activated against {mc.params.get('base_url')}, "
+                f"another platform than {url}; delete db.sqlite3 and var/ to seed afresh"
+            )
+    context["sandbox_channel"] = mc
+    notes.append(f"channels: balance, sandbox (merchant channel {mc.pk} at {mc.params['base_url']})")
+
+
+def _while_the_sandbox_starts(action: Callable[[], T], *, failed: str, notes: list) -> T | None:
+    """`make run` starts the sandbox beside us: retry for a while before giving up."""
     deadline = time.monotonic() + SANDBOX_WAIT_SECONDS
     while True:
         try:
-            mc = merchant_channel_activate(
-                merchant_id=merchant_id, channel="sandbox", actor="seed_demo", now=timezone.now()
-            )
-            break
-        except (ChannelUnreachable, ChannelError) as exc:
+            return action()
+        except (ChannelUnreachable, ChannelError, requests.RequestException) as exc:
             if time.monotonic() > deadline:
-                context.setdefault("notes", []).append(
-                    f"sandbox channel not activated ({exc}); is it running?"
-                )
-                return
-            time.sleep(1)  # `make run` starts the sandbox beside us
-    context["sandbox_channel"] = mc
-    context.setdefault("notes", []).append(
-        f"channels: balance, sandbox (merchant channel {mc.pk} at {mc.params['base_url']})"
-    )
+                notes.append(f"{failed} ({exc}); is it running at {settings.SANDBOX_CHANNEL_URL}?")
+                return None
+            time.sleep(1)
+
+
+def _follow(mc: MerchantChannel, url: str) -> bool:
+    reply = requests.get(f"{url}/v1/platform-key", timeout=5)
+    reply.raise_for_status()
+    if reply.json().get("public_key") != mc.params.get("platform_public_key"):
+        return False
+    # Demo data only: the platform is the one the channel was activated with, on a new port.
+    MerchantChannel.objects.filter(pk=mc.pk).update(params={**mc.params, "base_url": url})
+    return True

@@ -87,7 +87,7 @@ class Transaction(ConcurrentTransitionMixin, models.Model):
                 condition=Q(refunded_minor=0) | Q(refunded_minor__gt=0, refunded_minor__lte=F("paid_minor")),
                 name="transaction_refunded_within_paid",
             ),
-            # A failed attempt frees the app's number for another try (API.md).
+            # A failed attempt frees the app's number for another try (docs/api.md).
             models.UniqueConstraint(
                 fields=["app", "kind", "out_trade_no"],
                 condition=Q(out_trade_no__isnull=False) & ~Q(status="failed"),

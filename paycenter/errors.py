@@ -1,5 +1,5 @@
 """The one application error type. Each app subclasses it beside the services that raise it;
-the API renders every one as `{"error": {"code", "message", "field"}}` (API.md)."""
+the API renders every one as `{"error": {"code", "message", "field"}}` (docs/api.md)."""
 
 
 class PaycenterError(Exception):

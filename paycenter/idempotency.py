@@ -1,4 +1,4 @@
-"""Idempotency-Key for every POST (API.md): the first request with a key runs, later ones
+"""Idempotency-Key for every POST (docs/api.md): the first request with a key runs, later ones
 with the same key get its response back, and a concurrent one is told to wait.
 
 The unique row (app, key) is the lock. It is inserted in its own committed transaction

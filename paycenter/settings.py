@@ -181,6 +181,8 @@ ALLOW_PRIVATE_NOTIFY_URLS = env_bool("ALLOW_PRIVATE_NOTIFY_URLS", False)
 PAYCENTER_PUBLIC_URL = os.environ.get("PAYCENTER_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 SANDBOX_CHANNEL_URL = os.environ.get("SANDBOX_CHANNEL_URL", "http://127.0.0.1:8100").rstrip("/")
 SANDBOX_CHANNEL_TIMEOUT = float(os.environ.get("SANDBOX_CHANNEL_TIMEOUT", "10"))
+# `make run` only: seed_demo points the demo app's notify URL here (manage.py webhook_receiver).
+DEMO_NOTIFY_URL = os.environ.get("DEMO_NOTIFY_URL", "").strip()
 
 CURRENCIES = ("CNY", "USD", "EUR", "HKD", "JPY", "GBP", "KRW", "SGD", "BHD", "KWD")
 DEFAULT_CURRENCY = PAYCENTER_DEFAULT_CURRENCY

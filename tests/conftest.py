@@ -41,7 +41,7 @@ def _eager_celery():
 
 
 class SignedClient:
-    """Signs each request exactly as API.md tells an app to."""
+    """Signs each request exactly as docs/api.md tells an app to."""
 
     def __init__(self, *, app_id: str, secret: str, client: Client | None = None) -> None:
         self.app_id = app_id

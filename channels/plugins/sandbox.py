@@ -1,7 +1,7 @@
 """Client of the sandbox platform (docs/sandbox.md) over real HTTP.
 
 Requests are signed with the merchant's RSA key; responses and notifications are verified
-with the platform's public key, never with ours (RELIABILITY 21).
+with the platform's public key, never with ours (R21, docs/requirements.md).
 """
 
 import base64

@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from ledger.errors import InvalidState
-from ledger.models import Transaction
+from ledger.models import JournalEntry, Transaction
 from ledger.services.withdrawals import (
     withdrawal_approve,
     withdrawal_pay_out,
@@ -15,6 +15,7 @@ from ledger.services.withdrawals import (
 )
 from paycenter.models import AuditEntry, OutboxMessage
 from tests.ledger.conftest import assert_ledger_clean
+from tests.ledger.snapshots import money_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -85,6 +86,94 @@ def test_out_of_order_decisions_are_refused(wallet_of, request_withdrawal):
         with pytest.raises(InvalidState):
             step(transaction_id=txn.pk, actor="fin", now=timezone.now())
     assert balances(alice) == (10_000, 10_000, 0)
+
+
+DECISIONS = {"approve": withdrawal_approve, "pay_out": withdrawal_pay_out, "reject": withdrawal_reject}
+
+
+def decide(txn, step):
+    return DECISIONS[step](transaction_id=txn.pk, actor="fin", now=timezone.now())
+
+
+def audit_actions(txn):
+    rows = AuditEntry.objects.filter(target_id=str(txn.pk)).order_by("id")
+    return list(rows.values_list("action", flat=True))
+
+
+def test_approving_twice_is_refused_and_audited_once(wallet_of, request_withdrawal):
+    alice = wallet_of("alice", balance=10_000)
+    txn = request_withdrawal(alice, 4_000)
+    decide(txn, "approve")
+    before = money_snapshot()
+    with pytest.raises(InvalidState) as refused:
+        decide(txn, "approve")
+    assert (refused.value.code, refused.value.status) == ("invalid_state", 409)
+    assert money_snapshot() == before
+    assert audit_actions(txn) == ["withdrawal.approve"]
+    assert Transaction.objects.get(pk=txn.pk).status == "approved"
+
+
+def test_paying_out_twice_is_refused_and_the_app_is_told_once(wallet_of, request_withdrawal):
+    """An app that pays its user on `withdrawal.paid_out` would pay twice on a second event."""
+    alice = wallet_of("alice", balance=10_000)
+    txn = request_withdrawal(alice, 4_000)
+    decide(txn, "approve")
+    decide(txn, "pay_out")
+    before = money_snapshot()
+    with pytest.raises(InvalidState) as refused:
+        decide(txn, "pay_out")
+    assert (refused.value.code, refused.value.status) == ("invalid_state", 409)
+    assert money_snapshot() == before
+    events = OutboxMessage.objects.filter(subscriber="webhook")
+    assert [m.payload["type"] for m in events] == ["withdrawal.paid_out"]
+    assert audit_actions(txn) == ["withdrawal.approve", "withdrawal.pay_out"]
+    assert JournalEntry.objects.filter(transaction=txn).count() == 1
+    assert balances(alice) == (6_000, 6_000, 0)
+    assert_ledger_clean()
+
+
+@pytest.mark.parametrize(
+    ("done", "refused_step"),
+    [
+        ([], "pay_out"),  # money out without a finance decision
+        (["approve"], "approve"),
+        (["approve", "pay_out"], "pay_out"),
+        (["approve", "pay_out"], "approve"),
+        (["approve", "pay_out"], "reject"),  # the money has left: nothing to unfreeze
+        (["reject"], "reject"),
+        (["reject"], "approve"),
+        (["reject"], "pay_out"),
+        (["approve", "reject"], "pay_out"),
+    ],
+)
+def test_a_decision_in_the_wrong_state_is_refused_and_changes_nothing(
+    wallet_of, request_withdrawal, done, refused_step
+):
+    alice = wallet_of("alice", balance=10_000)
+    txn = request_withdrawal(alice, 4_000)
+    for step in done:
+        decide(txn, step)
+    status = Transaction.objects.get(pk=txn.pk).status
+    before = money_snapshot()
+    with pytest.raises(InvalidState) as refused:
+        decide(txn, refused_step)
+    assert (refused.value.code, refused.value.status) == ("invalid_state", 409)
+    assert money_snapshot() == before
+    assert Transaction.objects.get(pk=txn.pk).status == status
+    assert_ledger_clean()
+
+
+def test_an_admin_button_in_the_wrong_state_changes_nothing(client, wallet_of, request_withdrawal):
+    alice = wallet_of("alice", balance=10_000)
+    txn = request_withdrawal(alice, 4_000)
+    decide(txn, "approve")
+    decide(txn, "pay_out")
+    finance = staff(client, "fin", "finance")
+    before = money_snapshot()
+    response = finance.post(f"/admin/ledger/transaction/{txn.pk}/withdrawal/pay_out/", follow=True)
+    assert response.status_code == 200
+    assert "cannot pay out" in response.content.decode()
+    assert money_snapshot() == before
 
 
 def staff(client, username, *groups):

@@ -1,4 +1,4 @@
-"""Request signing (API.md Authentication; RELIABILITY 20)."""
+"""Request signing (docs/api.md, Signing; R20 of docs/requirements.md)."""
 
 import json
 import time
@@ -89,6 +89,26 @@ def test_one_changed_byte_of_the_signature_is_refused(api):
     headers["X-Signature"] = headers["X-Signature"][:-1] + ("0" if last != "0" else "1")
     response = api.client.generic("POST", PATH, body, content_type="application/json", headers=headers)
     assert error_code(response) == "invalid_signature"
+
+
+@pytest.mark.parametrize("length", [0, 1, 63])
+def test_a_truncated_or_empty_signature_is_refused(api, length):
+    """The whole signature must match: a prefix of the right one (even none) is not enough."""
+    body = json.dumps(BODY).encode()
+    headers = api.headers(method="POST", path=PATH, body=body)
+    headers["X-Signature"] = headers["X-Signature"][:length]
+    response = api.client.generic("POST", PATH, body, content_type="application/json", headers=headers)
+    assert response.status_code == 401
+    assert error_code(response) == "invalid_signature"
+    assert not Customer.objects.exists()
+
+
+def test_a_signature_with_extra_characters_is_refused(api):
+    body = json.dumps(BODY).encode()
+    headers = api.headers(method="POST", path=PATH, body=body)
+    headers["X-Signature"] += "0"
+    response = api.client.generic("POST", PATH, body, content_type="application/json", headers=headers)
+    assert (response.status_code, error_code(response)) == (401, "invalid_signature")
 
 
 def test_signature_covers_the_query_string(api, onboarded):

@@ -1,4 +1,4 @@
-"""Idempotency-Key (API.md Idempotency; RELIABILITY 4 in its kernel form)."""
+"""Idempotency-Key (docs/api.md, Idempotency-Key; R4 in its kernel form)."""
 
 import threading
 import time

@@ -1,0 +1,57 @@
+"""`manage.py webhook_receiver`: the demo's notify endpoint in the foreground."""
+
+import signal
+import threading
+
+from django.core.management.base import BaseCommand
+from django.db import connection
+
+from accounts.demo import DEMO_MERCHANT
+from accounts.models import MerchantApp
+from accounts.webhook_receiver import WebhookReceiver
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a local webhook receiver: verifies each webhook's X-Paycenter-Signature with the "
+        "app secret and prints the event (development; `make run` starts it)."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8101)
+        parser.add_argument("--app-id", default="", help="whose secret verifies; default the demo app")
+
+    def handle(self, *args, host: str, port: int, app_id: str, **options) -> None:
+        found: list[str] = []
+
+        def secret() -> str | None:
+            if found:
+                return found[0]
+            try:
+                apps = (
+                    MerchantApp.objects.filter(app_id=app_id)
+                    if app_id
+                    else MerchantApp.objects.filter(merchant__name=DEMO_MERCHANT)
+                )
+                app = apps.order_by("id").first()
+            finally:
+                connection.close()  # this runs in a request thread: leave no connection behind
+            if app is None:
+                return None
+            found.append(app.secret)
+            return app.secret
+
+        done = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: done.set())
+        receiver = WebhookReceiver(secret=secret, out=self.stdout, host=host, port=port).start()
+        whose = f"app {app_id}" if app_id else f"the demo app ({DEMO_MERCHANT})"
+        self.stdout.write(f"Webhook receiver on {receiver.url}, verifying with the secret of {whose}.")
+        self.stdout.flush()
+        try:
+            while not done.wait(1):
+                pass
+        finally:
+            receiver.stop()
+            self.stdout.write("Webhook receiver stopped.")
