@@ -4,7 +4,7 @@ with its HTTP status — and nothing moves: no balance, journal entry, hold, out
 audit row or channel call.
 
 The database CHECKs behind two of them (`account_available_not_negative` behind the
-payer's conditional debit, `transaction_refunded_within_amount` behind the refund's
+payer's conditional debit, `transaction_refunded_within_paid` behind the refund's
 conditional reservation) are dropped for those tests, so a broken service guard shows up
 as money that moved rather than as a 500 from the last line of defence."""
 
@@ -93,7 +93,7 @@ def test_api_pre_authorization_beyond_the_wallet_is_422(balance_channel, wallet_
 
 @pytest.fixture
 def refund_check_off():
-    without_check("ledger_transaction", "transaction_refunded_within_amount")
+    without_check("ledger_transaction", "transaction_refunded_within_paid")
 
 
 def test_a_refund_beyond_what_was_paid_is_refused(onboarded, paid, refund_check_off):
