@@ -24,6 +24,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, once: bool, **options: object) -> None:
         app.loader.import_default_modules()
+        # One line per task every few seconds would drown the other processes' output.
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
         schedule = {
             name: (app.tasks[entry["task"]], float(entry["schedule"]))
             for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
