@@ -8,7 +8,7 @@ SANDBOX_PORT ?= $(shell expr $(PORT) + 100)
 WEBHOOK_PORT ?= $(shell expr $(PORT) + 101)
 PYTEST_ARGS ?=
 
-.PHONY: run up test test-slow bench lint format check migrate clean
+.PHONY: run up test test-slow bench lint format check migrate clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,15 @@ up: $(VENV)/.runtime
 	WEB_PORT=$(PORT) $(BIN)/honcho start -f Procfile
 
 ## test: the whole default suite, on PostgreSQL and Redis (embedded ones when the URLs are unset)
-test: $(VENV)/.dev
+# The browser tests drive Debian's chromium through its chromedriver (no browser download).
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }; \
+	else echo "the browser tests need chromium and chromium-driver (apt-get install chromium chromium-driver)"; exit 2; fi
+
+test: $(VENV)/.dev browser
 	$(BIN)/python -m tests.services $(BIN)/pytest -m "not slow and not bench" $(PYTEST_ARGS)
 
 test-slow: $(VENV)/.dev
