@@ -12,6 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def start_celery_worker(*, app: str, log_name: str, env: dict | None = None) -> subprocess.Popen:
+    from paycenter.celery import app as celery_app
+
+    # Tasks an earlier test left on the broker (a sweep in a wait loop re-queues whatever is
+    # due, again and again) would all be worked off — and skipped — before this test's own.
+    celery_app.control.purge()
     url = urlsplit(os.environ["DATABASE_URL"])
     worker_env = {
         **os.environ,

@@ -126,3 +126,4 @@ def test_killing_the_worker_mid_delivery_loses_no_webhook(onboarded, settings):
                 worker.terminate()
                 worker.wait(timeout=20)
         receiver.server.shutdown()
+        celery_app.control.purge()  # the sweeps above queued copies nobody will work off
