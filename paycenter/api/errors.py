@@ -87,6 +87,14 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     )
 
 
+def error_response(code: str, message: str, status: int, *, field: str | None = None) -> JsonResponse:
+    """The error body for answers made outside DRF (middleware, Django's handlers)."""
+    error = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    return JsonResponse({"error": error}, status=status)
+
+
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
