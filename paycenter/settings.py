@@ -119,6 +119,21 @@ else:
         }
     }
 
+# Rate-limit counters (paycenter.ratelimit) get their own alias: same server, short timeouts,
+# because a slow limiter must not hold requests up; it fails open where nonces fail closed.
+if REDIS_URL:
+    CACHES["ratelimit"] = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": os.environ.get("RATE_LIMIT_REDIS_URL", REDIS_URL),
+        "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "paycenter"),
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25},
+    }
+else:
+    CACHES["ratelimit"] = {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "ratelimit",
+    }
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -172,6 +187,26 @@ PAYCENTER_SIGNATURE_WINDOW_SECONDS = 300
 PAYCENTER_NONCE_TTL_SECONDS = 600
 PAYCENTER_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 PAYCENTER_DEFAULT_CURRENCY = "CNY"
+# "count/seconds" per app and per client address (REMOTE_ADDR), by class of endpoint; POSTs
+# other than payment creation are "write", GETs "read". Failed signatures (any 401) count
+# against the address, and past the limit the address is refused before its signature is
+# checked. The defaults sit well above what the benchmarks send (docs/benchmarks.md).
+PAYCENTER_RATE_LIMIT_CACHE = "ratelimit"
+PAYCENTER_RATE_LIMITS = {
+    "payment_create": {
+        "app": os.environ.get("RATE_LIMIT_PAYMENT_CREATE_APP", "3000/10"),
+        "ip": os.environ.get("RATE_LIMIT_PAYMENT_CREATE_IP", "6000/10"),
+    },
+    "write": {
+        "app": os.environ.get("RATE_LIMIT_WRITE_APP", "3000/10"),
+        "ip": os.environ.get("RATE_LIMIT_WRITE_IP", "6000/10"),
+    },
+    "read": {
+        "app": os.environ.get("RATE_LIMIT_READ_APP", "15000/10"),
+        "ip": os.environ.get("RATE_LIMIT_READ_IP", "30000/10"),
+    },
+    "failed_signature": {"ip": os.environ.get("RATE_LIMIT_FAILED_SIGNATURE_IP", "100/60")},
+}
 ALLOW_PRIVATE_NOTIFY_URLS = env_bool("ALLOW_PRIVATE_NOTIFY_URLS", False)
 # Where channels reach us (notify URLs) and where the sandbox platform listens.
 PAYCENTER_PUBLIC_URL = os.environ.get("PAYCENTER_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")

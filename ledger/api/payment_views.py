@@ -42,6 +42,8 @@ def _fresh(txn: Transaction) -> Transaction:
 
 
 class PaymentCollectionApi(AppApi):
+    rate_scopes = {"GET": "read", "POST": "payment_create"}
+
     @extend_schema(request=PaymentInput, responses={201: PaymentOutput}, summary="Create a payment")
     def post(self, request: Request) -> Response:
         body = PaymentInput(data=request.data)

@@ -66,7 +66,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         )
     if isinstance(exc, PaycenterError):
         set_rollback()
-        return Response(exc.as_body(), status=exc.status)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
+        return Response(exc.as_body(), status=exc.status, headers=headers)
     if isinstance(exc, exceptions.ValidationError):
         set_rollback()
         return Response(_validation_body(exc), status=status.HTTP_400_BAD_REQUEST)
