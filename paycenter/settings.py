@@ -158,7 +158,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_AUTHENTICATION_CLASSES": ["paycenter.api.auth.AppSignatureAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["paycenter.api.auth.IsMerchantApp"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "paycenter.api.schema.AppAutoSchema",
     "EXCEPTION_HANDLER": "paycenter.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }

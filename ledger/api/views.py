@@ -14,12 +14,23 @@ from ledger.api.serializers import (
     TransferInput,
     WithdrawalInput,
 )
+from ledger.errors import (
+    AccountNotActive,
+    AccountNotFound,
+    ChannelUnavailable,
+    CurrencyMismatch,
+    DuplicateOutTradeNo,
+    InsufficientFunds,
+    SameAccount,
+)
 from ledger.representations import transaction_data
 from ledger.services.recharges import recharge_create
 from ledger.services.records import merchant_account
 from ledger.services.transfers import transfer_create
 from ledger.services.withdrawals import withdrawal_request
+from paycenter.api.schema import raises
 from paycenter.api.views import AppApi
+from paycenter.errors import InvalidRequest
 from paycenter.money import to_minor
 
 
@@ -38,6 +49,7 @@ class AccountDetailApi(AppApi):
 
 
 class AccountStatementApi(AppApi):
+    @raises(InvalidRequest)
     @extend_schema(
         parameters=[
             OpenApiParameter("from", str, description="ISO 8601 time, inclusive"),
@@ -57,6 +69,7 @@ class AccountStatementApi(AppApi):
 
 
 class RechargeCreateApi(AppApi):
+    @raises(AccountNotFound, AccountNotActive, CurrencyMismatch, ChannelUnavailable, DuplicateOutTradeNo)
     @extend_schema(request=RechargeInput, responses={201: TransactionOutput})
     def post(self, request: Request) -> Response:
         body = RechargeInput(data=request.data)
@@ -79,6 +92,7 @@ class RechargeCreateApi(AppApi):
 
 
 class WithdrawalCreateApi(AppApi):
+    @raises(AccountNotFound, AccountNotActive, CurrencyMismatch, InsufficientFunds)
     @extend_schema(request=WithdrawalInput, responses={201: TransactionOutput})
     def post(self, request: Request) -> Response:
         body = WithdrawalInput(data=request.data)
@@ -99,6 +113,7 @@ class WithdrawalCreateApi(AppApi):
 
 
 class TransferCreateApi(AppApi):
+    @raises(AccountNotFound, AccountNotActive, CurrencyMismatch, InsufficientFunds, SameAccount)
     @extend_schema(request=TransferInput, responses={201: TransactionOutput})
     def post(self, request: Request) -> Response:
         body = TransferInput(data=request.data)
