@@ -55,7 +55,7 @@ class PaymentInput(serializers.Serializer):
     payer_account_id = serializers.IntegerField(required=False, allow_null=True, default=None)
     capture = serializers.BooleanField(default=True)
     expire_seconds = serializers.IntegerField(min_value=60, max_value=7 * 24 * 3600, default=900)
-    metadata = serializers.JSONField(default=dict)
+    metadata = serializers.DictField(default=dict)
 
     def validate_metadata(self, value: object) -> dict:
         return _metadata(value)
@@ -84,7 +84,7 @@ class RefundInput(serializers.Serializer):
     out_refund_no = serializers.RegexField(
         r"^[A-Za-z0-9_\-.:]{1,64}$", required=False, default=None, allow_null=True
     )
-    metadata = serializers.JSONField(default=dict)
+    metadata = serializers.DictField(default=dict)
 
     def validate_metadata(self, value: object) -> dict:
         return _metadata(value)

@@ -98,7 +98,7 @@ class PaymentCollectionApi(AppApi):
     @raises(TransactionNotFound)
     @extend_schema(
         operation_id="v1_payments_find",
-        parameters=[OpenApiParameter("out_trade_no", str, required=True)],
+        parameters=[OpenApiParameter("out_trade_no", {"type": "string", "minLength": 1}, required=True)],
         responses=PaymentOutput,
         summary="Find a payment by the app's order number",
     )

@@ -64,7 +64,7 @@ class WithdrawalInput(serializers.Serializer):
     account_id = serializers.IntegerField()
     amount = AmountField()
     currency = CurrencyField(default=None, allow_null=True)
-    destination = serializers.JSONField(help_text='where to pay: e.g. {"type": "bank", "account": "…"}')
+    destination = serializers.DictField(help_text='where to pay: e.g. {"type": "bank", "account": "…"}')
 
     def validate_destination(self, value: object) -> dict:
         if not isinstance(value, dict) or not value or len(str(value)) > 2000:

@@ -10,6 +10,7 @@ from paycenter.errors import PaycenterError
 from paycenter.money import currency_exponent, format_minor, parse_amount
 
 
+@extend_schema_field({"type": "string", "enum": list(settings.CURRENCIES), "example": "CNY"})
 class CurrencyField(serializers.CharField):
     def __init__(self, **kwargs: object) -> None:
         kwargs.setdefault("max_length", 3)
