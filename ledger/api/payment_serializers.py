@@ -6,6 +6,7 @@ from rest_framework import serializers
 from channels import registry
 from channels.choices import ChannelState, Method
 from paycenter.api.fields import AmountField, CurrencyField
+from paycenter.api.inputs import JsonInput
 from paycenter.errors import Unprocessable
 
 
@@ -45,7 +46,7 @@ def _metadata(value: object) -> dict:
     return value
 
 
-class PaymentInput(serializers.Serializer):
+class PaymentInput(JsonInput):
     out_trade_no = serializers.RegexField(r"^[A-Za-z0-9_\-.:]{1,64}$", max_length=64)
     amount = AmountField()
     currency = CurrencyField()
@@ -74,11 +75,11 @@ class PaymentInput(serializers.Serializer):
         return data
 
 
-class CaptureInput(serializers.Serializer):
+class CaptureInput(JsonInput):
     amount = AmountField(required=False)
 
 
-class RefundInput(serializers.Serializer):
+class RefundInput(JsonInput):
     amount = AmountField()
     reason = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
     out_refund_no = serializers.RegexField(

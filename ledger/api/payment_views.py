@@ -68,7 +68,6 @@ class PaymentCollectionApi(AppApi):
         SameAccount,
         ChannelUnavailable,
         NotSupported,
-        InvalidState,
     )
     @extend_schema(request=PaymentInput, responses={201: PaymentOutput}, summary="Create a payment")
     def post(self, request: Request) -> Response:

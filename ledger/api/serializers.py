@@ -3,6 +3,7 @@ from rest_framework import serializers
 from accounts.api.serializers import account_owner
 from ledger.models import Posting
 from paycenter.api.fields import AmountField, CurrencyField, MoneyAmountField
+from paycenter.api.inputs import JsonInput
 
 
 class BalanceOutput(serializers.Serializer):
@@ -51,7 +52,7 @@ class StatementOutput(serializers.Serializer):
     next_cursor = serializers.CharField(allow_null=True)
 
 
-class RechargeInput(serializers.Serializer):
+class RechargeInput(JsonInput):
     account_id = serializers.IntegerField()
     amount = AmountField()
     currency = CurrencyField(default=None, allow_null=True)
@@ -60,7 +61,7 @@ class RechargeInput(serializers.Serializer):
     out_trade_no = serializers.CharField(max_length=64, default=None, allow_null=True)
 
 
-class WithdrawalInput(serializers.Serializer):
+class WithdrawalInput(JsonInput):
     account_id = serializers.IntegerField()
     amount = AmountField()
     currency = CurrencyField(default=None, allow_null=True)
@@ -72,7 +73,7 @@ class WithdrawalInput(serializers.Serializer):
         return value
 
 
-class TransferInput(serializers.Serializer):
+class TransferInput(JsonInput):
     from_account_id = serializers.IntegerField()
     to_account_id = serializers.IntegerField()
     amount = AmountField()

@@ -197,3 +197,32 @@ def test_a_channel_without_a_plugin_is_422_channel_unavailable(api, channel):
 
 def test_the_channel_enum_is_the_registry(schema):
     assert schema["components"]["schemas"]["ChannelEnum"]["enum"] == registry.names()
+
+
+@pytest.mark.parametrize(
+    ("path", "wrong", "field"),
+    [
+        ("/api/v1/payments", {"subject": 12}, "subject"),
+        ("/api/v1/payments", {"out_trade_no": 7}, "out_trade_no"),
+        ("/api/v1/payments", {"capture": "yes"}, "capture"),
+        ("/api/v1/payments", {"payer_account_id": "12"}, "payer_account_id"),
+        ("/api/v1/payments", {"expire_seconds": True}, "expire_seconds"),
+        ("/api/v1/transfers", {"from_account_id": "1"}, "from_account_id"),
+        ("/api/v1/transfers", {"memo": 5}, "memo"),
+    ],
+)
+def test_json_types_are_taken_as_the_schema_states_them(api, wallet_of, path, wrong, field):
+    # given a body valid but for one value of another JSON type than the schema's
+    alice, bob = wallet_of("alice", balance=100_00), wallet_of("bob")
+    body = {
+        "out_trade_no": "o-1",
+        "subject": "Tea",
+        "amount": "1.00",
+        "from_account_id": alice.pk,
+        "to_account_id": bob.pk,
+        **wrong,
+    }
+    # then DRF's coercion does not guess: 400 naming the field
+    response = api.post(path, body)
+    assert response.status_code == 400, response.content
+    assert (error(response)["code"], error(response)["field"]) == ("invalid_request", field)
