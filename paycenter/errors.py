@@ -1,6 +1,8 @@
 """The one application error type. Each app subclasses it beside the services that raise it;
 the API renders every one as `{"error": {"code", "message", "field"}}` (docs/api.md)."""
 
+import math
+
 
 class PaycenterError(Exception):
     code: str = "error"
@@ -91,3 +93,19 @@ class RequestInProgress(PaycenterError):
     code = "request_in_progress"
     status = 409
     default_message = "A request with this Idempotency-Key is still being processed."
+
+
+class RateLimited(PaycenterError):
+    code = "rate_limited"
+    status = 429
+    default_message = "Too many requests; retry after the number of seconds in Retry-After."
+
+    def __init__(self, message: str | None = None, *, retry_after: float, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = max(1, math.ceil(retry_after))  # Retry-After is whole seconds
+
+
+class ServiceUnavailable(PaycenterError):
+    code = "service_unavailable"
+    status = 503
+    default_message = "A service this request needs is unavailable; retry shortly."

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "paycenter.trace.TraceIdMiddleware",
+    "paycenter.middleware.ApiEdgeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -118,6 +119,21 @@ else:
         }
     }
 
+# Rate-limit counters (paycenter.ratelimit) get their own alias: same server, short timeouts,
+# because a slow limiter must not hold requests up; it fails open where nonces fail closed.
+if REDIS_URL:
+    CACHES["ratelimit"] = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": os.environ.get("RATE_LIMIT_REDIS_URL", REDIS_URL),
+        "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "paycenter"),
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25},
+    }
+else:
+    CACHES["ratelimit"] = {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "ratelimit",
+    }
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -142,7 +158,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_AUTHENTICATION_CLASSES": ["paycenter.api.auth.AppSignatureAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["paycenter.api.auth.IsMerchantApp"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "paycenter.api.schema.AppAutoSchema",
     "EXCEPTION_HANDLER": "paycenter.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -173,9 +189,27 @@ PAYCENTER_IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 PAYCENTER_DEFAULT_CURRENCY = "CNY"
 # Platform-funded credits above this (major units, in the adjustment's currency) need a
 # second finance user's approval.
-PAYCENTER_ADJUSTMENT_SECOND_APPROVAL_ABOVE = os.environ.get(
-    "PAYCENTER_ADJUSTMENT_SECOND_APPROVAL_ABOVE", "1000"
-)
+PAYCENTER_ADJUSTMENT_SECOND_APPROVAL_ABOVE = os.environ.get("ADJUSTMENT_SECOND_APPROVAL_ABOVE", "1000")
+# "count/seconds" per app and per client address (REMOTE_ADDR), by class of endpoint; POSTs
+# other than payment creation are "write", GETs "read". Failed signatures (any 401) count
+# against the address, and past the limit the address is refused before its signature is
+# checked. The defaults sit well above what the benchmarks send (docs/benchmarks.md).
+PAYCENTER_RATE_LIMIT_CACHE = "ratelimit"
+PAYCENTER_RATE_LIMITS = {
+    "payment_create": {
+        "app": os.environ.get("RATE_LIMIT_PAYMENT_CREATE_APP", "3000/10"),
+        "ip": os.environ.get("RATE_LIMIT_PAYMENT_CREATE_IP", "6000/10"),
+    },
+    "write": {
+        "app": os.environ.get("RATE_LIMIT_WRITE_APP", "3000/10"),
+        "ip": os.environ.get("RATE_LIMIT_WRITE_IP", "6000/10"),
+    },
+    "read": {
+        "app": os.environ.get("RATE_LIMIT_READ_APP", "15000/10"),
+        "ip": os.environ.get("RATE_LIMIT_READ_IP", "30000/10"),
+    },
+    "failed_signature": {"ip": os.environ.get("RATE_LIMIT_FAILED_SIGNATURE_IP", "100/60")},
+}
 ALLOW_PRIVATE_NOTIFY_URLS = env_bool("ALLOW_PRIVATE_NOTIFY_URLS", False)
 # Where channels reach us (notify URLs) and where the sandbox platform listens.
 PAYCENTER_PUBLIC_URL = os.environ.get("PAYCENTER_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")

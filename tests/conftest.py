@@ -119,3 +119,16 @@ def wallet_of(merchant):
         return account
 
     return make
+
+
+@pytest.fixture
+def sandbox_channel(sandbox, merchant, live_server, settings):
+    """The merchant set up with a running sandbox platform, which notifies the live server."""
+    settings.SANDBOX_CHANNEL_URL = sandbox.url
+    settings.PAYCENTER_PUBLIC_URL = live_server.url
+    settings.ALLOW_PRIVATE_NOTIFY_URLS = True
+    from channels.services import merchant_channel_activate
+
+    return merchant_channel_activate(
+        merchant_id=merchant.pk, channel="sandbox", actor="test", now=timezone.now()
+    )

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from accounts.models import Account
 from paycenter.api.fields import CurrencyField, MoneyAmountField
+from paycenter.api.inputs import JsonInput
 
 
 def account_owner(account: Account) -> dict:
@@ -27,7 +28,7 @@ class AccountOutput(serializers.ModelSerializer):
         return account_owner(account)
 
 
-class CustomerInput(serializers.Serializer):
+class CustomerInput(JsonInput):
     external_id = serializers.CharField(max_length=128, trim_whitespace=False)
     name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
     currency = CurrencyField(required=False, help_text="currency of the wallet opened for a new customer")

@@ -1,9 +1,12 @@
 import json
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
-from channels.choices import Method
+from channels import registry
+from channels.choices import ChannelState, Method
 from paycenter.api.fields import AmountField, CurrencyField
+from paycenter.api.inputs import JsonInput
 from paycenter.errors import Unprocessable
 
 
@@ -11,7 +14,25 @@ class NotSupported(Unprocessable):
     code = "not_supported"
 
 
-CHANNELS = ["balance", "alipay", "wechatpay", "quickpay", "sandbox"]
+class ChannelField(serializers.CharField):
+    """The name of a registered channel plugin. API.md names channels (alipay, wechatpay,
+    quickpay) that have no plugin yet: they are 422 channel_unavailable until one registers."""
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("max_length", 32)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: object) -> str:
+        name = super().to_internal_value(data)
+        registry.plugin_for(name)  # raises UnknownChannel, 422 channel_unavailable
+        return name
+
+
+class ChannelFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = ChannelField
+
+    def map_serializer_field(self, auto_schema: object, direction: str) -> dict:
+        return {"type": "string", "enum": registry.names(), "description": "a registered channel"}
 
 
 def metadata_check(value: object) -> dict:
@@ -25,17 +46,17 @@ def metadata_check(value: object) -> dict:
     return value
 
 
-class PaymentInput(serializers.Serializer):
+class PaymentInput(JsonInput):
     out_trade_no = serializers.RegexField(r"^[A-Za-z0-9_\-.:]{1,64}$", max_length=64)
     amount = AmountField()
     currency = CurrencyField()
     subject = serializers.CharField(max_length=255)
-    channel = serializers.ChoiceField(choices=CHANNELS, required=False, allow_null=True, default=None)
+    channel = ChannelField(required=False, allow_null=True, default=None)
     method = serializers.ChoiceField(choices=Method.choices, required=False, allow_null=True, default=None)
     payer_account_id = serializers.IntegerField(required=False, allow_null=True, default=None)
     capture = serializers.BooleanField(default=True)
     expire_seconds = serializers.IntegerField(min_value=60, max_value=7 * 24 * 3600, default=900)
-    metadata = serializers.JSONField(default=dict)
+    metadata = serializers.DictField(default=dict)
 
     def validate_metadata(self, value: object) -> dict:
         return metadata_check(value)
@@ -54,24 +75,25 @@ class PaymentInput(serializers.Serializer):
         return data
 
 
-class CaptureInput(serializers.Serializer):
+class CaptureInput(JsonInput):
     amount = AmountField(required=False)
 
 
-class RefundInput(serializers.Serializer):
+class RefundInput(JsonInput):
     amount = AmountField()
     reason = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
     out_refund_no = serializers.RegexField(
         r"^[A-Za-z0-9_\-.:]{1,64}$", required=False, default=None, allow_null=True
     )
-    metadata = serializers.JSONField(default=dict)
+    metadata = serializers.DictField(default=dict)
 
     def validate_metadata(self, value: object) -> dict:
         return metadata_check(value)
 
 
 class PaymentOutput(serializers.Serializer):
-    """Described for the schema; views return ledger.representations.payment_data."""
+    """Described for the schema; views return ledger.representations.payment_data (a test
+    holds the two to the same fields)."""
 
     id = serializers.CharField()
     out_trade_no = serializers.CharField()
@@ -82,10 +104,20 @@ class PaymentOutput(serializers.Serializer):
     amount = serializers.CharField()
     currency = serializers.CharField()
     refunded_amount = serializers.CharField()
+    captured_amount = serializers.CharField(
+        allow_null=True, help_text="set once an authorization is captured"
+    )
     channel = serializers.CharField()
     method = serializers.CharField()
+    channel_state = serializers.ChoiceField(
+        choices=ChannelState.choices, allow_null=True, help_text="what the channel last said, normalized"
+    )
     action = serializers.JSONField()
+    subject = serializers.CharField()
+    metadata = serializers.JSONField()
+    failure_reason = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
     paid_at = serializers.DateTimeField(allow_null=True)
 
 
@@ -96,5 +128,7 @@ class RefundOutput(serializers.Serializer):
     amount = serializers.CharField()
     currency = serializers.CharField()
     status = serializers.ChoiceField(choices=["pending", "succeeded", "failed"])
+    reason = serializers.CharField()
+    channel_refund_no = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)

@@ -5,23 +5,37 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from channels.errors import ChannelUnavailable
 from ledger.api.payment_serializers import (
     CaptureInput,
+    NotSupported,
     PaymentInput,
     PaymentOutput,
     RefundInput,
     RefundOutput,
 )
 from ledger.choices import TransactionKind, TransactionStatus
-from ledger.errors import TransactionNotFound
+from ledger.errors import (
+    AccountNotActive,
+    AccountNotFound,
+    CurrencyMismatch,
+    DuplicateOutTradeNo,
+    InsufficientFunds,
+    InvalidState,
+    RefundExceedsPayment,
+    RetryTooSoon,
+    SameAccount,
+    TransactionNotFound,
+)
 from ledger.models import Transaction
 from ledger.representations import payment_data, refund_data
 from ledger.selectors import transaction_for_merchant
 from ledger.services.collect import PaymentRequest
 from ledger.services.payment_create import payment_create
 from ledger.services.payment_query import payment_close, payment_query
-from ledger.services.preauth import payment_capture, payment_void
+from ledger.services.preauth import CaptureExceedsAuthorization, payment_capture, payment_void
 from ledger.services.refunds import refund_create
+from paycenter.api.schema import raises
 from paycenter.api.views import AppApi
 from paycenter.errors import InvalidRequest
 from paycenter.money import to_minor
@@ -45,6 +59,19 @@ def fresh(txn: Transaction) -> Transaction:
 
 
 class PaymentCollectionApi(AppApi):
+    rate_scopes = {"GET": "read", "POST": "payment_create"}
+
+    @raises(
+        DuplicateOutTradeNo,
+        RetryTooSoon,
+        AccountNotFound,
+        InsufficientFunds,
+        AccountNotActive,
+        CurrencyMismatch,
+        SameAccount,
+        ChannelUnavailable,
+        NotSupported,
+    )
     @extend_schema(request=PaymentInput, responses={201: PaymentOutput}, summary="Create a payment")
     def post(self, request: Request) -> Response:
         body = PaymentInput(data=request.data)
@@ -70,8 +97,10 @@ class PaymentCollectionApi(AppApi):
         )
         return Response(payment_data(txn), status=status.HTTP_201_CREATED)
 
+    @raises(TransactionNotFound)
     @extend_schema(
-        parameters=[OpenApiParameter("out_trade_no", str, required=True)],
+        operation_id="v1_payments_find",
+        parameters=[OpenApiParameter("out_trade_no", {"type": "string", "minLength": 1}, required=True)],
         responses=PaymentOutput,
         summary="Find a payment by the app's order number",
     )
@@ -98,6 +127,7 @@ class PaymentDetailApi(AppApi):
 
 
 class PaymentCloseApi(AppApi):
+    @raises(InvalidState)
     @extend_schema(request=None, responses=PaymentOutput)
     def post(self, request: Request, payment_id: str) -> Response:
         txn = payment_close(txn_id=_payment(request, payment_id).pk, now=timezone.now())
@@ -105,6 +135,7 @@ class PaymentCloseApi(AppApi):
 
 
 class PaymentCaptureApi(AppApi):
+    @raises(InvalidState, CaptureExceedsAuthorization, InsufficientFunds)
     @extend_schema(request=CaptureInput, responses=PaymentOutput)
     def post(self, request: Request, payment_id: str) -> Response:
         txn = _payment(request, payment_id)
@@ -116,6 +147,7 @@ class PaymentCaptureApi(AppApi):
 
 
 class PaymentVoidApi(AppApi):
+    @raises(InvalidState)
     @extend_schema(request=None, responses=PaymentOutput)
     def post(self, request: Request, payment_id: str) -> Response:
         txn = _payment(request, payment_id)
@@ -123,6 +155,7 @@ class PaymentVoidApi(AppApi):
 
 
 class RefundCreateApi(AppApi):
+    @raises(InvalidState, RefundExceedsPayment, DuplicateOutTradeNo, InsufficientFunds, AccountNotActive)
     @extend_schema(request=RefundInput, responses={201: RefundOutput})
     def post(self, request: Request, payment_id: str) -> Response:
         payment = _payment(request, payment_id)

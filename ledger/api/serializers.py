@@ -5,6 +5,7 @@ from channels.choices import Method
 from ledger.api.payment_serializers import metadata_check
 from ledger.models import Posting
 from paycenter.api.fields import AmountField, CurrencyField, MoneyAmountField
+from paycenter.api.inputs import JsonInput
 
 
 class BalanceOutput(serializers.Serializer):
@@ -53,7 +54,7 @@ class StatementOutput(serializers.Serializer):
     next_cursor = serializers.CharField(allow_null=True)
 
 
-class RechargeInput(serializers.Serializer):
+class RechargeInput(JsonInput):
     """Money into an account through a payment channel; credited when the channel confirms."""
 
     account_id = serializers.IntegerField()
@@ -74,11 +75,11 @@ class RechargeInput(serializers.Serializer):
         return metadata_check(value)
 
 
-class WithdrawalInput(serializers.Serializer):
+class WithdrawalInput(JsonInput):
     account_id = serializers.IntegerField()
     amount = AmountField()
     currency = CurrencyField(default=None, allow_null=True)
-    destination = serializers.JSONField(help_text='where to pay: e.g. {"type": "bank", "account": "…"}')
+    destination = serializers.DictField(help_text='where to pay: e.g. {"type": "bank", "account": "…"}')
 
     def validate_destination(self, value: object) -> dict:
         if not isinstance(value, dict) or not value or len(str(value)) > 2000:
@@ -86,7 +87,7 @@ class WithdrawalInput(serializers.Serializer):
         return value
 
 
-class TransferInput(serializers.Serializer):
+class TransferInput(JsonInput):
     from_account_id = serializers.IntegerField()
     to_account_id = serializers.IntegerField()
     amount = AmountField()
@@ -104,3 +105,21 @@ class TransactionOutput(serializers.Serializer):
     currency = serializers.CharField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
+    # The rest depend on the kind (ledger.representations.transaction_data).
+    account_id = serializers.IntegerField(required=False, help_text="withdrawals and recharges")
+    destination = serializers.JSONField(required=False, help_text="withdrawals")
+    from_account_id = serializers.IntegerField(required=False, help_text="transfers")
+    to_account_id = serializers.IntegerField(required=False, help_text="transfers")
+    memo = serializers.CharField(required=False, help_text="transfers")
+    out_trade_no = serializers.CharField(required=False, allow_null=True, help_text="recharges")
+    channel_trade_no = serializers.CharField(required=False, allow_null=True, help_text="recharges")
+    channel = serializers.CharField(required=False, help_text="recharges")
+    method = serializers.CharField(required=False, allow_null=True, help_text="recharges")
+    action = serializers.JSONField(required=False, help_text="recharges")
+    paid_at = serializers.DateTimeField(required=False, allow_null=True, help_text="recharges")
+    channel_state = serializers.CharField(
+        required=False, allow_null=True, help_text="recharges: the channel's last known state"
+    )
+    metadata = serializers.JSONField(required=False, help_text="recharges")
+    failure_reason = serializers.CharField(required=False, allow_null=True, help_text="recharges")
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, help_text="recharges")

@@ -4,6 +4,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from channels.errors import ChannelUnavailable
 from ledger import selectors
 from ledger.api.payment_views import fresh
 from ledger.api.serializers import (
@@ -16,13 +17,24 @@ from ledger.api.serializers import (
     WithdrawalInput,
 )
 from ledger.choices import TransactionKind
+from ledger.errors import (
+    AccountNotActive,
+    AccountNotFound,
+    CurrencyMismatch,
+    DuplicateOutTradeNo,
+    InsufficientFunds,
+    RetryTooSoon,
+    SameAccount,
+)
 from ledger.representations import transaction_data
 from ledger.services.collect import PaymentRequest
 from ledger.services.recharges import recharge_create
 from ledger.services.records import merchant_account
 from ledger.services.transfers import transfer_create
 from ledger.services.withdrawals import withdrawal_request
+from paycenter.api.schema import raises
 from paycenter.api.views import AppApi
+from paycenter.errors import InvalidRequest
 from paycenter.money import to_minor
 
 
@@ -41,6 +53,7 @@ class AccountDetailApi(AppApi):
 
 
 class AccountStatementApi(AppApi):
+    @raises(InvalidRequest)
     @extend_schema(
         parameters=[
             OpenApiParameter("from", str, description="ISO 8601 time, inclusive"),
@@ -60,6 +73,14 @@ class AccountStatementApi(AppApi):
 
 
 class RechargeCreateApi(AppApi):
+    @raises(
+        AccountNotFound,
+        AccountNotActive,
+        CurrencyMismatch,
+        ChannelUnavailable,
+        DuplicateOutTradeNo,
+        RetryTooSoon,
+    )
     @extend_schema(request=RechargeInput, responses={201: TransactionOutput})
     def post(self, request: Request) -> Response:
         body = RechargeInput(data=request.data)
@@ -87,6 +108,7 @@ class RechargeCreateApi(AppApi):
 
 
 class WithdrawalCreateApi(AppApi):
+    @raises(AccountNotFound, AccountNotActive, CurrencyMismatch, InsufficientFunds)
     @extend_schema(request=WithdrawalInput, responses={201: TransactionOutput})
     def post(self, request: Request) -> Response:
         body = WithdrawalInput(data=request.data)
@@ -107,6 +129,7 @@ class WithdrawalCreateApi(AppApi):
 
 
 class TransferCreateApi(AppApi):
+    @raises(AccountNotFound, AccountNotActive, CurrencyMismatch, InsufficientFunds, SameAccount)
     @extend_schema(request=TransferInput, responses={201: TransactionOutput})
     def post(self, request: Request) -> Response:
         body = TransferInput(data=request.data)

@@ -1,4 +1,4 @@
-"""HMAC request signing for merchant apps (API.md, Authentication).
+"""HMAC request signing for merchant apps (docs/api.md, "Signing").
 
 Checks run in this order: known app → timestamp window → signature → source address →
 nonce. The nonce is remembered only after the signature is good, so a forged request can
@@ -6,6 +6,7 @@ not burn a real caller's nonce.
 """
 
 import ipaddress
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -20,12 +21,18 @@ from rest_framework.request import Request
 
 from paycenter.api.signing import sign_request, signatures_match
 from paycenter.errors import (
+    AuthenticationError,
     InvalidApp,
     InvalidSignature,
     IpNotAllowed,
+    RateLimited,
     ReplayedRequest,
+    ServiceUnavailable,
     TimestampOutOfRange,
 )
+from paycenter.ratelimit import failed_signature_note, failed_signature_wait
+
+logger = logging.getLogger(__name__)
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() admits "²"
 
@@ -69,10 +76,29 @@ def address_allowed(address: str, allowlist: tuple[str, ...]) -> bool:
     return any(ip in ipaddress.ip_network(entry, strict=False) for entry in allowlist)
 
 
+def _remember_nonce(key: str) -> bool:
+    """False when the nonce was seen. Without the store a replay cannot be told from a first
+    request, so the request is refused (503) rather than let through."""
+    try:
+        return nonce_store.add(key, 1, timeout=settings.PAYCENTER_NONCE_TTL_SECONDS)
+    except Exception as exc:
+        logger.exception("nonce store unavailable; refusing signed requests")
+        raise ServiceUnavailable("The replay check is unavailable; retry shortly.") from exc
+
+
 class AppSignatureAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[AppCaller, None]:
+        address = request._request.META.get("REMOTE_ADDR", "")
         try:
+            # Checked before the signature: past the limit, guesses are not even verified.
+            wait = failed_signature_wait(address=address, now=time.time())
+            if wait is not None:
+                raise RateLimited("Too many failed signatures from this address.", retry_after=wait)
             return self._authenticate(request)
+        except AuthenticationError:
+            failed_signature_note(address=address, now=time.time())
+            request._not_authenticated()
+            raise
         except Exception:
             # DRF marks the request anonymous only for its own exception types; without
             # this, a later look at request.user would run (and fail) the checks again.
@@ -110,8 +136,7 @@ class AppSignatureAuthentication(BaseAuthentication):
         if not address_allowed(request._request.META.get("REMOTE_ADDR", ""), credentials.ip_allowlist):
             raise IpNotAllowed()
 
-        nonce_key = f"nonce:{credentials.app_id}:{nonce}"
-        if not nonce_store.add(nonce_key, 1, timeout=settings.PAYCENTER_NONCE_TTL_SECONDS):
+        if not _remember_nonce(f"nonce:{credentials.app_id}:{nonce}"):
             raise ReplayedRequest()
 
         caller = AppCaller(

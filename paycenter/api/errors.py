@@ -66,7 +66,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         )
     if isinstance(exc, PaycenterError):
         set_rollback()
-        return Response(exc.as_body(), status=exc.status)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
+        return Response(exc.as_body(), status=exc.status, headers=headers)
     if isinstance(exc, exceptions.ValidationError):
         set_rollback()
         return Response(_validation_body(exc), status=status.HTTP_400_BAD_REQUEST)
@@ -85,6 +87,14 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         {"error": {"code": "internal_error", "message": "Internal error; it has been logged."}},
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
+
+
+def error_response(code: str, message: str, status: int, *, field: str | None = None) -> JsonResponse:
+    """The error body for answers made outside DRF (middleware, Django's handlers)."""
+    error = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    return JsonResponse({"error": error}, status=status)
 
 
 def _is_api(request: HttpRequest) -> bool:

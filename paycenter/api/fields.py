@@ -10,6 +10,7 @@ from paycenter.errors import PaycenterError
 from paycenter.money import currency_exponent, format_minor, parse_amount
 
 
+@extend_schema_field({"type": "string", "enum": list(settings.CURRENCIES), "example": "CNY"})
 class CurrencyField(serializers.CharField):
     def __init__(self, **kwargs: object) -> None:
         kwargs.setdefault("max_length", 3)
@@ -17,10 +18,21 @@ class CurrencyField(serializers.CharField):
         kwargs.setdefault("default", settings.PAYCENTER_DEFAULT_CURRENCY)
         super().__init__(**kwargs)
 
+    def run_validation(self, data: object = serializers.empty) -> object:
+        if data is None and not self.allow_null:
+            raise serializers.ValidationError("currency may not be null.", code="invalid_currency")
+        return super().run_validation(data)
+
     def to_internal_value(self, data: object) -> str:
-        currency = super().to_internal_value(data).upper()
+        if not isinstance(data, str):  # CharField would take 1 for "1"
+            raise serializers.ValidationError(
+                'A currency is an ISO 4217 code such as "CNY".', code="invalid_currency"
+            )
+        currency = data.upper()
         if currency not in settings.CURRENCIES:
-            raise serializers.ValidationError(f"Unsupported currency {currency}.", code="invalid_currency")
+            raise serializers.ValidationError(
+                f"Unsupported currency {currency[:8]!r}.", code="invalid_currency"
+            )
         try:
             currency_exponent(currency)
         except PaycenterError as exc:
@@ -48,8 +60,8 @@ class AmountField(serializers.Field):
     def to_internal_value(self, data: object) -> Decimal:
         initial = getattr(self.parent, "initial_data", None) or {}
         currency = initial.get(self.currency_field) if isinstance(initial, dict) else None
-        if currency is not None and not isinstance(currency, str):
-            raise serializers.ValidationError("currency must be a string.", code="invalid_currency")
+        if not isinstance(currency, str) or currency.upper() not in settings.CURRENCIES:
+            currency = None  # a bad one is the currency field's error, not this one's
         try:
             return parse_amount(
                 data,

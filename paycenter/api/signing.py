@@ -1,4 +1,4 @@
-"""The request signature of API.md, shared by the server, the tests and app SDK examples."""
+"""The request signature of docs/api.md, shared by the server, the tests and app SDK examples."""
 
 import hashlib
 import hmac

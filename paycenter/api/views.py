@@ -1,6 +1,7 @@
 """The base of every app-facing API view: signed, and idempotent on POST."""
 
 import logging
+import time
 
 from django.http import HttpResponse
 from django.utils import timezone
@@ -8,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from paycenter.errors import RateLimited
 from paycenter.idempotency import (
     StoredResponse,
     idempotency_claim,
@@ -15,6 +17,7 @@ from paycenter.idempotency import (
     idempotency_release,
     request_fingerprint,
 )
+from paycenter.ratelimit import rate_limit_hit
 
 logger = logging.getLogger(__name__)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -30,6 +33,18 @@ class AppApi(APIView):
     """Subclasses implement get/post; this adds the Idempotency-Key contract to POST."""
 
     _claim = None
+    # The class of endpoint whose rate limits a request counts against (settings).
+    rate_scopes = {"GET": "read", "POST": "write"}
+
+    def check_throttles(self, request: Request) -> None:
+        wait = rate_limit_hit(
+            scope=self.rate_scopes.get(request.method, "read"),
+            app_id=request.user.app_id,
+            address=request._request.META.get("REMOTE_ADDR", ""),
+            now=time.time(),
+        )
+        if wait is not None:
+            raise RateLimited(retry_after=wait)
 
     def initial(self, request: Request, *args: object, **kwargs: object) -> None:
         super().initial(request, *args, **kwargs)  # authentication, permissions, throttles

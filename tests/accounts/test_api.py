@@ -46,7 +46,8 @@ def test_wallet_currency_can_be_chosen(api):
         ({}, "external_id"),
         ({"external_id": ""}, "external_id"),
         ({"external_id": "x" * 129}, "external_id"),
-        ({"external_id": 5, "currency": "XXX"}, "currency"),
+        ({"external_id": "5", "currency": "XXX"}, "currency"),
+        ({"external_id": 5}, "external_id"),  # a number is not a string (the schema says string)
         ({"external_id": "a", "name": ["list"]}, "name"),
     ],
 )

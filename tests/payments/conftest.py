@@ -30,17 +30,6 @@ def pay(api):
 
 
 @pytest.fixture
-def sandbox_channel(sandbox, merchant, live_server, settings):
-    """The merchant set up with a running sandbox platform, which notifies the live server."""
-    settings.SANDBOX_CHANNEL_URL = sandbox.url
-    settings.PAYCENTER_PUBLIC_URL = live_server.url
-    settings.ALLOW_PRIVATE_NOTIFY_URLS = True
-    return merchant_channel_activate(
-        merchant_id=merchant.pk, channel="sandbox", actor="test", now=timezone.now()
-    )
-
-
-@pytest.fixture
 def create_balance_payment(onboarded, balance_channel):
     """create_balance_payment(out_trade_no, payer=…, key=…) → payment_create called directly,
     below the HTTP layer and its Idempotency-Key claim."""
