@@ -206,6 +206,8 @@ def attempt_existing(
     orders = [row for row in rows if out_trade_no and row.kind == kind and row.out_trade_no == out_trade_no]
     if any(row.status != TransactionStatus.FAILED for row in orders):
         raise DuplicateOutTradeNo(field="out_trade_no")
-    if any(row.finished_at and row.finished_at > now - RETRY_AFTER_FAILURE for row in orders):
-        raise RetryTooSoon(field="out_trade_no")
+    last_failure = max((row.finished_at for row in orders if row.finished_at), default=None)
+    if last_failure and last_failure > now - RETRY_AFTER_FAILURE:
+        wait = (last_failure + RETRY_AFTER_FAILURE - now).total_seconds()
+        raise RetryTooSoon(field="out_trade_no", retry_after=wait)
     return None

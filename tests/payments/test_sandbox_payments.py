@@ -110,6 +110,7 @@ def test_a_failed_payment_cannot_be_retried_within_15_seconds(api, sandbox_chann
     wait_for(lambda: status_of(body["id"]) == "failed")
     again = pay("5.00", channel="sandbox", out_trade_no="o-fail")
     assert again.status_code == 429 and again.json()["error"]["code"] == "retry_too_soon"
+    assert 1 <= int(again["Retry-After"]) <= 15
     Transaction.objects.filter(serial=body["id"]).update(finished_at=timezone.now() - timedelta(seconds=16))
     assert pay("5.00", channel="sandbox", out_trade_no="o-fail").status_code == 201
 
