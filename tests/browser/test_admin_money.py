@@ -3,19 +3,18 @@ approved by another; a merchant channel activated with its button."""
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from selenium.webdriver.support.ui import Select
 
 from channels.models import MerchantChannel
 from ledger.models import Transaction
+from tests.roles import role
 
-# serialized_rollback: the staff groups come from a data migration, which a flush removes
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def staff(name: str, group: str):
     user = get_user_model().objects.create_user(username=name, password=f"pw-{name}-123", is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
+    user.groups.add(role(group))
     return name, f"pw-{name}-123"
 
 
