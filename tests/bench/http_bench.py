@@ -215,6 +215,7 @@ def _wrk(wrk: str, label: str, seconds: int, port: int, shop: dict, meter: CpuMe
     with open(results.with_suffix(".txt"), "w") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         http_stack.watch(proc, meter, "wrk")
+    settle = meter.settle()
     cpu = meter.stop()
     after = os.times()
     cpu["wrk"] = after.children_user + after.children_system - before.children_user - before.children_system
@@ -240,11 +241,16 @@ def _wrk(wrk: str, label: str, seconds: int, port: int, shop: dict, meter: CpuMe
             run[key] = float(rest)
     ok = run["statuses"].get(201, 0)
     sockets = sum(int(run[f"socket_{kind}"]) for kind in ("connect", "read", "write", "timeout"))
-    run.update(ok=ok, rate=ok / (run["duration_us"] / 1e6), exhausted=exhausted, sockets=sockets)
+    run.update(
+        ok=ok, rate=ok / (run["duration_us"] / 1e6), exhausted=exhausted, sockets=sockets, settle=settle
+    )
     run["errors"] = sum(n for status, n in run["statuses"].items() if status != 201) + sockets
+    # The CPU window ends once the stack is idle again: it holds the payments answered and
+    # those wrk left in flight, and all of their after-commit work.
+    paid = max(ok + run["in_flight"], 1)
     others = cpu["machine"] - sum(cpu.get(role, 0.0) for role in ROLES)
-    run["cpu_ms"] = {role: cpu.get(role, 0.0) / max(ok, 1) * 1e3 for role in ROLES}
-    run["cpu_ms"].update(other=max(others, 0.0) / max(ok, 1) * 1e3, machine=cpu["machine"] / max(ok, 1) * 1e3)
+    run["cpu_ms"] = {role: cpu.get(role, 0.0) / paid * 1e3 for role in ROLES}
+    run["cpu_ms"].update(other=max(others, 0.0) / paid * 1e3, machine=cpu["machine"] / paid * 1e3)
     return run
 
 
@@ -295,7 +301,8 @@ def _line(run: dict) -> str:
     pg = run["pgbench"]
     return (
         f"{run['label']}: {run['rate']:.1f} payments/s (p50 {run['p50_us'] / 1e3:.0f} ms, p99"
-        f" {run['p99_us'] / 1e3:.0f} ms, errors {run['errors']}); pgbench {pg['tps']:.0f} TPS;"
+        f" {run['p99_us'] / 1e3:.0f} ms, errors {run['errors']}; idle {run['settle']:.1f} s later);"
+        f" pgbench {pg['tps']:.0f} TPS;"
         f" ratio {run['ratio']:.1%}; CPU ms/payment "
         + ", ".join(f"{role} {ms:.2f}" for role, ms in run["cpu_ms"].items())
     )

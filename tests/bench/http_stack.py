@@ -240,6 +240,23 @@ class CpuMeter:
         self.first = dict(self.last)
         self.machine, self.wall = _machine_busy(), time.monotonic()
 
+    def settle(self, roles: tuple[str, ...] = ("gunicorn", "worker"), limit: float = 120.0) -> float:
+        """Polls until `roles` use less than 4% of a core: the requests wrk left in flight are
+        answered and the Celery worker's backlog of after-commit tasks is done, so that their
+        CPU counts in this window and not in the next one. Returns the seconds it took."""
+        began, previous = time.monotonic(), self._total(roles)
+        while time.monotonic() - began < limit:
+            time.sleep(0.5)
+            self.poll()
+            current = self._total(roles)
+            if current - previous < 0.02:
+                break
+            previous = current
+        return time.monotonic() - began
+
+    def _total(self, roles: tuple[str, ...]) -> float:
+        return sum(cpu for role, cpu in self.last.values() if role in roles)
+
     def stop(self) -> dict[str, float]:
         """CPU seconds by role since start(), plus "machine" (all CPUs) and "wall"."""
         self.poll()
