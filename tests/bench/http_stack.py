@@ -84,7 +84,8 @@ def fresh_database(admin_url: str) -> int:
 
 def pg_query(url: str, sql: str) -> list[tuple]:
     with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(sql).fetchall()
+        cursor = conn.execute(sql)
+        return cursor.fetchall() if cursor.description else []
 
 
 def pg_log_path(admin_url: str) -> Path | None:
@@ -186,7 +187,7 @@ def _role(cmdline: str) -> str:
 
 # --- CPU time ------------------------------------------------------------------------------
 
-ROLES = ("gunicorn", "worker", "beat", "sandbox", "honcho", "postgres", "redis", "wrk")
+ROLES = ("gunicorn", "worker", "beat", "sandbox", "honcho", "postgres", "pg-shared", "redis", "wrk")
 PG_AUXILIARY = (
     "checkpointer",
     "background writer",
@@ -200,8 +201,9 @@ class CpuMeter:
     """CPU seconds per role over a window. Processes are polled (poll() while waiting), so a
     PostgreSQL backend or worker that exits inside the window still counts up to its last
     poll, and one that starts inside it counts from zero. Backends of other databases on the
-    same server are not ours and are left to "other", with the rest of the machine; the
-    server's auxiliary processes (WAL writer, checkpointer) and Redis are shared with them."""
+    same server are not ours and are left to "other", with the rest of the machine. The
+    server's auxiliary processes (WAL writer, checkpointer: "pg-shared") and Redis also work
+    for the other databases (a CREATE DATABASE elsewhere forces a checkpoint)."""
 
     def __init__(self, stack: Stack, postmaster: int, redis_pid: int) -> None:
         self.stack, self.postmaster, self.redis_pid = stack, postmaster, redis_pid
@@ -216,12 +218,14 @@ class CpuMeter:
         with suppress(psutil.Error):
             if self.postmaster:
                 master = psutil.Process(self.postmaster)
-                found[master] = "postgres"
+                found[master] = "pg-shared"
                 for child in master.children():
                     with suppress(psutil.Error):
                         title = " ".join(child.cmdline())
-                        if f" {DATABASE} " in f"{title} " or any(aux in title for aux in PG_AUXILIARY):
+                        if f" {DATABASE} " in f"{title} ":
                             found[child] = "postgres"
+                        elif any(aux in title for aux in PG_AUXILIARY):
+                            found[child] = "pg-shared"
         for pid, role in [(self.redis_pid, "redis"), *self.extra.items()]:
             with suppress(psutil.Error):
                 found[psutil.Process(pid)] = role
