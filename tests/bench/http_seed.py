@@ -103,6 +103,8 @@ def statements(shop: dict) -> dict:
     started, n = time.process_time(), 20
     for i in range(n):
         pay(3 + i)
+    for query in web:  # into django.log, beside the stack's log
+        print(f"statement of one payment: {query['sql'][:300]}")
     kinds = Counter(q["sql"].split(None, 1)[0].upper() for q in web)
     return {
         "statements": len(web),

@@ -75,10 +75,10 @@ def fresh_database(admin_url: str) -> int:
         conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DATABASE}")
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-    with suppress(psutil.Error):
-        proc = psutil.Process(backend)
-        if "postgres" in " ".join(proc.cmdline()):
-            return proc.ppid()
+        with suppress(psutil.Error):  # while the backend still exists
+            proc = psutil.Process(backend)
+            if "postgres" in " ".join(proc.cmdline()):
+                return proc.ppid()
     return 0  # a remote server: its CPU cannot be measured from here
 
 
@@ -167,12 +167,20 @@ class Stack:
         alive = list(self.known.values())
         while alive and time.monotonic() < deadline:
             time.sleep(0.5)
-            alive = [proc for proc in alive if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE]
+            alive = [proc for proc in alive if _running(proc)]
         for proc in alive:  # by pid, only what this stack started
+            print(f"stack: {proc.pid} still running after {grace:.0f} s: killed", flush=True)
             with suppress(psutil.Error):
                 proc.kill()
         with suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=10)
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _role(cmdline: str) -> str:
