@@ -288,10 +288,15 @@ def _machine_busy() -> float:
 def watch(proc: subprocess.Popen, meter: CpuMeter, role: str, interval: float = 0.5) -> None:
     """Wait for `proc`, polling the meter; its own CPU time is read while it still exists."""
     meter.extra[proc.pid] = role
-    while proc.poll() is None:
-        meter.poll()
-        time.sleep(interval)
-    meter.extra.pop(proc.pid, None)
+    try:
+        while proc.poll() is None:
+            meter.poll()
+            time.sleep(interval)
+    except BaseException:  # Ctrl-C or SIGTERM of the harness: no load left running behind it
+        proc.terminate()
+        raise
+    finally:
+        meter.extra.pop(proc.pid, None)
 
 
 # --- pgbench -------------------------------------------------------------------------------
