@@ -236,7 +236,7 @@ def _wrk(wrk: str, label: str, seconds: int, port: int, shop: dict, meter: CpuMe
         elif key == "thread":
             thread, sent, answered, spare = (int(x) for x in rest.split())
             run["sent"] += orders[thread][:sent]
-            run["in_flight"] += sent - answered
+            run["in_flight"] += sent + spare - answered  # the spare GETs are answered too
             exhausted += spare
         elif key in ("created", "sample"):
             run[f"{key}s" if key == "sample" else key].append(rest)
