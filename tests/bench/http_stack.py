@@ -158,11 +158,16 @@ class Stack:
         return found
 
     def stop(self, grace: float = 40) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
         self.processes()  # whatever honcho started since the last look
-        with suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)  # make and honcho; honcho stops the rest
+        if self.proc.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)  # make and honcho; honcho stops the rest
+        else:  # make is gone already: what it left behind, one by one
+            for proc in self.known.values():
+                with suppress(psutil.Error):
+                    proc.terminate()
         deadline = time.monotonic() + grace
         alive = list(self.known.values())
         while alive and time.monotonic() < deadline:
