@@ -58,12 +58,15 @@ function done(summary, latency, requests)
       out:write(string.format("p%d_us %.0f\n", p, latency:percentile(p)))
    end
    out:write(string.format("max_us %.0f\n", latency.max))
+   local created, other, spare = 0, 0, 0
    for _, thread in ipairs(threads) do
       local id = thread:get("id")
       out:write(string.format("thread %d %.0f %.0f %.0f\n", id, thread:get("sent"), thread:get("answered"),
          thread:get("exhausted")))
+      spare = spare + thread:get("exhausted")
       for status, n in pairs(thread:get("statuses")) do
          out:write(string.format("status %d %.0f\n", status, n))
+         if status == 201 then created = created + n else other = other + n end
       end
       for _, order in ipairs(thread:get("created")) do
          out:write("created ", order, "\n")
@@ -73,4 +76,5 @@ function done(summary, latency, requests)
       end
    end
    out:close()
+   print(string.format("201 Created: %d; other answers (errors): %d; spare requests sent: %d", created, other, spare))
 end
