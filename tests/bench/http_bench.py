@@ -305,7 +305,7 @@ def _line(run: dict) -> str:
     return (
         f"{run['label']}: {run['rate']:.1f} payments/s (p50 {run['p50_us'] / 1e3:.0f} ms, p99"
         f" {run['p99_us'] / 1e3:.0f} ms, errors {run['errors']}; idle {run['settle']:.1f} s later);"
-        f" pgbench {pg['tps']:.0f} TPS;"
+        f" pgbench {pg['tps']:.0f} TPS (its buffer applied {pg['drained_s']:.1f} s later);"
         f" ratio {run['ratio']:.1%}; CPU ms/payment "
         + ", ".join(f"{role} {ms:.2f}" for role, ms in run["cpu_ms"].items())
     )

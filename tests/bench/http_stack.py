@@ -328,8 +328,18 @@ def pgbench(url: str, variables: dict[str, int], clients: int, seconds: int, met
     latency = re.search(r"latency average = ([\d.]+) ms", out)
     if proc.returncode != 0 or not (tps and processed):
         failure = {"tps": 0.0, "processed": 0, "failed": -1, "latency_ms": 0.0, "output": out + err}
-        return failure | {"postgres_ms": 0.0, "pgbench_ms": 0.0}
+        return failure | {"postgres_ms": 0.0, "pgbench_ms": 0.0, "drained_s": 0.0}
     done = int(processed.group(1))
+    # Untimed: the stack folds pgbench's buffered credits in (beat's sweep); without this wait
+    # that work, tens of seconds of it, lands in the next wrk window.
+    began = time.monotonic()
+    while pg_query(url, "SELECT count(*) FROM ledger_posting WHERE NOT applied")[0][0] and (
+        time.monotonic() - began < 300
+    ):
+        time.sleep(0.5)
+    meter.start()
+    meter.settle()
+    meter.stop()
     own = after.children_user + after.children_system - before.children_user - before.children_system
     return {
         "tps": float(tps.group(1)),
@@ -338,4 +348,5 @@ def pgbench(url: str, variables: dict[str, int], clients: int, seconds: int, met
         "latency_ms": float(latency.group(1)) if latency else 0.0,
         "postgres_ms": spent["postgres"] / max(done, 1) * 1e3,
         "pgbench_ms": own / max(done, 1) * 1e3,
+        "drained_s": time.monotonic() - began,
     }
