@@ -7,8 +7,12 @@ PORT ?= 8000
 SANDBOX_PORT ?= $(shell expr $(PORT) + 100)
 WEBHOOK_PORT ?= $(shell expr $(PORT) + 101)
 PYTEST_ARGS ?=
+# make bench-http: wrk connections (and pgbench clients), seconds per run, runs.
+CONNECTIONS ?= 16
+SECONDS ?= 15
+REPEATS ?= 3
 
-.PHONY: run up test test-slow bench lint format check migrate clean browser
+.PHONY: run up test test-slow bench bench-http lint format check migrate clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +68,11 @@ test-slow: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python -m tests.services $(BIN)/pytest tests/bench -m bench -s $(PYTEST_ARGS)
+
+## bench-http: `make up` on a fresh database paycenter_bench (DATABASE_URL's server, Redis db 12),
+## pre-signed payments replayed by wrk, then pgbench; see docs/benchmarks.md. Exit 1 on any error.
+bench-http: $(VENV)/.dev
+	$(BIN)/python -m tests.bench.http_bench --connections $(CONNECTIONS) --seconds $(SECONDS) --repeats $(REPEATS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
