@@ -60,7 +60,7 @@ def test_a_recharge_is_credited_when_the_channel_confirms(
         now=timezone.now(),
     )
     alice = wallet_of("alice")
-    ask = {"out_trade_no": "top-1", **sandbox(outcome="succeed", delay_ms=300)}
+    ask = {"out_trade_no": "top-1", **sandbox(outcome="succeed", delay_ms=1000)}
     created = recharge(alice, "50.00", key="top-1", **ask)
     assert created.status_code == 201, created.content
     body = created.json()

@@ -145,7 +145,7 @@ def test_the_quick_start_path_on_sqlite(embedded):
         key="r-1",
     )
     assert recharge.status_code == 201, recharge.text
-    assert recharge.json()["status"] == "pending"
+    assert recharge.json()["status"] in {"pending", "succeeded"}  # the notification may win the race
     wait_for(lambda: api.get(f"/api/v1/recharges/{recharge.json()['id']}").json()["status"] == "succeeded")
     assert api.get(f"/api/v1/accounts/{wallet}").json()["available"] == "100.00"
 
