@@ -3,29 +3,17 @@ when the channel confirms, a webhook `recharge.succeeded`; the balance channel c
 recharge. Real HTTP both ways with the sandbox platform."""
 
 import time
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 from django.utils import timezone
 
 from accounts.services import app_update
 from ledger.models import JournalEntry, Posting, Transaction
 from ledger.services.sweeps import query_due
 from tests.ledger.conftest import assert_ledger_clean
+from tests.waiting import replay_notification, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture
@@ -91,17 +79,8 @@ def test_30_duplicate_notifications_credit_once(
     alice = wallet_of("alice")
     body = recharge(alice, "12.34", **sandbox(outcome="succeed")).json()
     [genuine] = receiver.wait_for(1)
-    headers = {
-        k: v for k, v in genuine.headers.items() if k.lower().startswith(("x-sandbox", "content-type"))
-    }
     url = f"{live_server.url}/notify/sandbox/{sandbox_channel.pk}"
-
-    def replay(_):
-        reply = requests.post(url, data=genuine.body, headers=headers, timeout=30)
-        return reply.status_code, reply.text
-
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        replies = Counter(pool.map(replay, range(30)))
+    replies = replay_notification(url=url, genuine=genuine, times=30, workers=10)
     assert replies == {(200, "success"): 30}
     txn = Transaction.objects.get(serial=body["id"])
     assert txn.status == "succeeded" and total(alice) == 12_34

@@ -7,7 +7,6 @@ import hmac
 import json
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -19,22 +18,13 @@ from channels.models import ChannelNotification, ChannelRequestLog
 from ledger.models import JournalEntry, Transaction
 from ledger.services.sweeps import query_due
 from tests.ledger.conftest import assert_ledger_clean
+from tests.waiting import replay_notification, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def behaviour(**fields):
     return {"metadata": {"sandbox": fields}}
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def status_of(serial):
@@ -204,17 +194,8 @@ def test_200_identical_notifications_post_once(api, sandbox_channel, pay, receiv
     body = pay("15.00", channel="sandbox", **behaviour(outcome="succeed")).json()
     [genuine] = receiver.wait_for(1)
     assert status_of(body["id"]) == "pending"
-    headers = {
-        k: v for k, v in genuine.headers.items() if k.lower().startswith(("x-sandbox", "content-type"))
-    }
     url = f"{live_server.url}/notify/sandbox/{sandbox_channel.pk}"
-
-    def replay(_):
-        reply = requests.post(url, data=genuine.body, headers=headers, timeout=30)
-        return reply.status_code, reply.text
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        replies = Counter(pool.map(replay, range(200)))
+    replies = replay_notification(url=url, genuine=genuine, times=200, workers=20)
     assert replies == {(200, "success"): 200}
     txn = Transaction.objects.get(serial=body["id"])
     assert txn.status == "succeeded"

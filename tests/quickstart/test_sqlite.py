@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from tests.conftest import SignedClient
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(240)
@@ -117,16 +118,6 @@ def embedded(tmp_path):
             process.wait(timeout=10)
 
 
-def wait_for(predicate, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
-
-
 def test_the_quick_start_path_on_sqlite(embedded):
     api = embedded["api"]
     customer = api.post("/api/v1/customers", {"external_id": "new-user"}, key="c-1")
@@ -146,7 +137,8 @@ def test_the_quick_start_path_on_sqlite(embedded):
     )
     assert recharge.status_code == 201, recharge.text
     assert recharge.json()["status"] in {"pending", "succeeded"}  # the notification may win the race
-    wait_for(lambda: api.get(f"/api/v1/recharges/{recharge.json()['id']}").json()["status"] == "succeeded")
+    recharged = f"/api/v1/recharges/{recharge.json()['id']}"
+    wait_for(lambda: api.get(recharged).json()["status"] == "succeeded", timeout=20)
     assert api.get(f"/api/v1/accounts/{wallet}").json()["available"] == "100.00"
 
     # Pay from the wallet, then refund part of it
