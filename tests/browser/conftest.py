@@ -2,11 +2,14 @@
 `make test` (and CI) install both packages when they are missing; nothing downloads a
 browser build."""
 
+import contextlib
 import shutil
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -49,7 +52,8 @@ class Admin:
         self.open("/admin/login/")
         self.driver.find_element("name", "username").send_keys(username)
         self.driver.find_element("name", "password").send_keys(password)
-        self.driver.find_element("css selector", "input[type=submit]").click()
+        self.submit(self.driver.find_element("css selector", "input[type=submit]"))
+        assert "/login/" not in self.driver.current_url, f"{username} could not log in"
 
     def open(self, path: str) -> None:
         self.driver.get(self.base + path)
@@ -65,15 +69,21 @@ class Admin:
             "xpath", f"//li[contains(@class, 'select2-results__option') and contains(., '{text}')]"
         ).click()
 
-    def press(self, label: str) -> None:
-        """A button or link by its visible text; confirms a confirm() dialog."""
-        self.driver.find_element(
-            "xpath", f"//*[self::button or self::a][normalize-space()='{label}']"
-        ).click()
-        try:
+    def submit(self, element) -> None:
+        """Click something that loads a new page, and wait until it has: reading the page
+        before the answer arrives would read the old one."""
+        element.click()
+        with contextlib.suppress(Exception):  # no confirm() dialog to accept
             self.driver.switch_to.alert.accept()
-        except Exception:  # no dialog
-            return
+        WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(element))
+        WebDriverWait(self.driver, 15).until(
+            lambda driver: driver.execute_script("return document.readyState") == "complete"
+        )
+
+    def press(self, label: str) -> None:
+        """A button or link by its visible text, which loads a page."""
+        xpath = f"//*[self::button or self::a][normalize-space()='{label}']"
+        self.submit(self.driver.find_element("xpath", xpath))
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ def test_a_large_adjustment_needs_a_second_finance_user(admin_site, wallet_of, s
     driver.find_element("name", "amount").send_keys("250.00")
     Select(driver.find_element("name", "currency")).select_by_value("CNY")
     driver.find_element("name", "reason").send_keys("double charge on order 881")
-    driver.find_element("css selector", "input[type=submit]").click()
+    admin_site.submit(driver.find_element("css selector", "input[type=submit]"))
     assert any("waiting for a second finance user" in m for m in admin_site.messages())
     txn = Transaction.objects.get(kind="adjustment")
 
@@ -63,7 +63,7 @@ def test_operations_activate_the_sandbox_with_its_button(
     driver = admin_site.driver
     admin_site.autocomplete("merchant", merchant.name)
     Select(driver.find_element("name", "channel")).select_by_value("sandbox")
-    driver.find_element("name", "_save").click()
+    admin_site.submit(driver.find_element("name", "_save"))
     mc = MerchantChannel.objects.get(channel="sandbox")
     assert mc.status == "pending"
 
