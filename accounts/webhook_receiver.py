@@ -9,8 +9,6 @@ It is the receiving side written from the contract (docs/api.md, "Webhooks to ap
 should do the same and also drop an event id they have already handled.
 """
 
-import hashlib
-import hmac
 import json
 import threading
 import time
@@ -18,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TextIO
+
+from paycenter.api.signing import sign_webhook, signatures_match
 
 MAX_BODY_BYTES = 1024 * 1024
 TOLERANCE_SECONDS = 300
@@ -39,8 +39,8 @@ def webhook_verify(*, secret: str, timestamp: str, body: bytes, signature: str, 
         return "missing or malformed X-Paycenter-Timestamp"
     if abs(now - int(timestamp)) > TOLERANCE_SECONDS:
         return "X-Paycenter-Timestamp more than 300 s away"
-    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
+    expected = sign_webhook(secret=secret, timestamp=timestamp, body=body)
+    if not signatures_match(expected, signature):
         return "bad X-Paycenter-Signature"
     return ""
 

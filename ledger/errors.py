@@ -1,6 +1,4 @@
-import math
-
-from paycenter.errors import Conflict, NotFound, PaycenterError, Unprocessable
+from paycenter.errors import Conflict, NotFound, PaycenterError, RateLimited, Unprocessable
 
 
 class InsufficientFunds(Unprocessable):
@@ -54,14 +52,9 @@ class UnbalancedEntry(PaycenterError):
     status = 500
 
 
-class RetryTooSoon(PaycenterError):
+class RetryTooSoon(RateLimited):
     code = "retry_too_soon"
-    status = 429
     default_message = "This out_trade_no failed less than 15 seconds ago; retry later."
-
-    def __init__(self, *, retry_after: float, **kwargs: object) -> None:
-        super().__init__(**kwargs)
-        self.retry_after = max(1, math.ceil(retry_after))  # Retry-After is whole seconds
 
 
 class RefundExceedsPayment(Unprocessable):

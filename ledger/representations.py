@@ -11,12 +11,26 @@ def _time(value: object) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
+def _collected(txn: Transaction) -> dict:
+    """What money coming in through a channel (a payment, a recharge) shows of that channel."""
+    return {
+        "out_trade_no": txn.out_trade_no,
+        "channel_trade_no": txn.channel_trade_no,
+        "channel": txn.channel,
+        "method": txn.method,
+        "channel_state": txn.channel_state or None,
+        "action": txn.action or {"type": "none"},
+        "metadata": {k: v for k, v in txn.metadata.items() if k != "failure_reason"},
+        "failure_reason": txn.metadata.get("failure_reason"),
+        "expires_at": _time(txn.expires_at),
+        "paid_at": _time(txn.finished_at) if txn.status in PAID else None,
+    }
+
+
 # The API's payment status: a payment still waiting on its channel is pending inside too.
 def payment_data(txn: Transaction) -> dict:
     return {
         "id": txn.serial,
-        "out_trade_no": txn.out_trade_no,
-        "channel_trade_no": txn.channel_trade_no,
         "status": txn.status,
         "amount": format_minor(txn.amount_minor, txn.currency),
         "currency": txn.currency,
@@ -24,16 +38,9 @@ def payment_data(txn: Transaction) -> dict:
         "captured_amount": None
         if txn.captured_minor is None
         else format_minor(txn.captured_minor, txn.currency),
-        "channel": txn.channel,
-        "method": txn.method,
-        "channel_state": txn.channel_state or None,
-        "action": txn.action or {"type": "none"},
         "subject": txn.memo,
-        "metadata": {k: v for k, v in txn.metadata.items() if k != "failure_reason"},
-        "failure_reason": txn.metadata.get("failure_reason"),
         "created_at": _time(txn.created_at),
-        "expires_at": _time(txn.expires_at),
-        "paid_at": _time(txn.finished_at) if txn.status in PAID else None,
+        **_collected(txn),
     }
 
 
@@ -71,19 +78,7 @@ def transaction_data(txn: Transaction) -> dict:
     elif txn.kind == TransactionKind.TRANSFER:
         data.update(from_account_id=txn.payer_account_id, to_account_id=txn.payee_account_id, memo=txn.memo)
     elif txn.kind == TransactionKind.RECHARGE:
-        data.update(
-            account_id=txn.payee_account_id,
-            out_trade_no=txn.out_trade_no,
-            channel_trade_no=txn.channel_trade_no,
-            channel=txn.channel,
-            method=txn.method,
-            channel_state=txn.channel_state or None,
-            action=txn.action or {"type": "none"},
-            metadata={k: v for k, v in txn.metadata.items() if k != "failure_reason"},
-            failure_reason=txn.metadata.get("failure_reason"),
-            expires_at=_time(txn.expires_at),
-            paid_at=_time(txn.finished_at) if txn.status == TransactionStatus.SUCCEEDED else None,
-        )
+        data.update(account_id=txn.payee_account_id, **_collected(txn))
     elif txn.kind == TransactionKind.ADJUSTMENT:
         data.update(account_id=txn.payee_account_id, reason=txn.memo)
     return data

@@ -14,9 +14,14 @@ class NotSupported(Unprocessable):
     code = "not_supported"
 
 
+# The app's own numbers (out_trade_no, out_refund_no): what channels accept in theirs.
+ORDER_NUMBER = r"^[A-Za-z0-9_\-.:]{1,64}$"
+
+
 class ChannelField(serializers.CharField):
-    """The name of a registered channel plugin. API.md names channels (alipay, wechatpay,
-    quickpay) that have no plugin yet: they are 422 channel_unavailable until one registers."""
+    """The name of a registered channel plugin. docs/api.md names channels (alipay,
+    wechatpay, quickpay) that have no plugin yet: they are 422 channel_unavailable until one
+    registers."""
 
     def __init__(self, **kwargs: object) -> None:
         kwargs.setdefault("max_length", 32)
@@ -24,7 +29,7 @@ class ChannelField(serializers.CharField):
 
     def to_internal_value(self, data: object) -> str:
         name = super().to_internal_value(data)
-        registry.plugin_for(name)  # raises UnknownChannel, 422 channel_unavailable
+        registry.plugin_for(name)  # raises ChannelUnavailable, 422 channel_unavailable
         return name
 
 
@@ -47,7 +52,7 @@ def metadata_check(value: object) -> dict:
 
 
 class PaymentInput(JsonInput):
-    out_trade_no = serializers.RegexField(r"^[A-Za-z0-9_\-.:]{1,64}$", max_length=64)
+    out_trade_no = serializers.RegexField(ORDER_NUMBER, max_length=64)
     amount = AmountField()
     currency = CurrencyField()
     subject = serializers.CharField(max_length=255)
@@ -82,9 +87,7 @@ class CaptureInput(JsonInput):
 class RefundInput(JsonInput):
     amount = AmountField()
     reason = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
-    out_refund_no = serializers.RegexField(
-        r"^[A-Za-z0-9_\-.:]{1,64}$", required=False, default=None, allow_null=True
-    )
+    out_refund_no = serializers.RegexField(ORDER_NUMBER, required=False, default=None, allow_null=True)
     metadata = serializers.DictField(default=dict)
 
     def validate_metadata(self, value: object) -> dict:

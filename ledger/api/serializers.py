@@ -2,7 +2,7 @@ from rest_framework import serializers
 
 from accounts.api.serializers import account_owner
 from channels.choices import Method
-from ledger.api.payment_serializers import metadata_check
+from ledger.api.payment_serializers import ORDER_NUMBER, ChannelField, metadata_check
 from ledger.models import Posting
 from paycenter.api.fields import AmountField, CurrencyField, MoneyAmountField
 from paycenter.api.inputs import JsonInput
@@ -60,16 +60,12 @@ class RechargeInput(JsonInput):
     account_id = serializers.IntegerField()
     amount = AmountField()
     currency = CurrencyField(default=None, allow_null=True)
-    channel = serializers.CharField(
-        max_length=32, default=None, allow_null=True, help_text="omitted: routing picks one"
-    )
+    channel = ChannelField(default=None, allow_null=True, help_text="omitted: routing picks one")
     method = serializers.ChoiceField(choices=Method.choices, required=False, allow_null=True, default=None)
-    out_trade_no = serializers.RegexField(
-        r"^[A-Za-z0-9_\-.:]{1,64}$", max_length=64, default=None, allow_null=True
-    )
+    out_trade_no = serializers.RegexField(ORDER_NUMBER, max_length=64, default=None, allow_null=True)
     subject = serializers.CharField(max_length=255, default="Recharge")
     expire_seconds = serializers.IntegerField(min_value=60, max_value=7 * 24 * 3600, default=900)
-    metadata = serializers.JSONField(default=dict)
+    metadata = serializers.DictField(default=dict)
 
     def validate_metadata(self, value: object) -> dict:
         return metadata_check(value)
