@@ -1,3 +1,5 @@
+import logging
+
 from celery import shared_task
 from django.utils import timezone
 
@@ -5,6 +7,9 @@ from ledger.selectors import accounts_with_pending
 from ledger.services.holds import holds_expire
 from ledger.services.journal import account_apply_pending
 from ledger.services.sweeps import expire_due, query_due
+from ledger.verify import ledger_verify
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(acks_late=True)
@@ -37,3 +42,13 @@ def payments_query_due_task() -> int:
 @shared_task(acks_late=True)
 def payments_expire_task() -> int:
     return expire_due(now=timezone.now())
+
+
+@shared_task(acks_late=True)
+def ledger_verify_task() -> bool:
+    """The nightly proof (beat): every invariant, the money-creation check included; a
+    broken one is an alert with the report, for a person to look at."""
+    report = ledger_verify()
+    if not report.clean:
+        logger.error("ALERT ledger_verify failed:\n%s", "\n".join(report.lines()))
+    return report.clean

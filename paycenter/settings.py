@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -242,6 +243,10 @@ CELERY_BEAT_SCHEDULE = {
     "holds-expire": {"task": "ledger.tasks.holds_expire_task", "schedule": 30.0},
     "payments-query-due": {"task": "ledger.tasks.payments_query_due_task", "schedule": 5.0},
     "payments-expire": {"task": "ledger.tasks.payments_expire_task", "schedule": 30.0},
+    "ledger-verify-nightly": {
+        "task": "ledger.tasks.ledger_verify_task",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -104,3 +104,21 @@ def test_the_sweep_applies_every_account_with_a_buffer(merchant, wallet_of, hot,
     assert ledger_apply_all_pending_task() >= 1
     assert not Posting.objects.filter(applied=False).exists()
     assert_ledger_clean()
+
+
+def test_the_embedded_beat_applies_buffers_and_runs_every_periodic_task(
+    merchant, wallet_of, hot, no_auto_apply
+):
+    """`manage.py run_periodic` (the beat of `make run`) runs the schedule's tasks in-process."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    pay(merchant, wallet_of("alice", balance=10_000), hot, 300)
+    assert Posting.objects.filter(applied=False).exists()
+    out = StringIO()
+    call_command("run_periodic", "--once", stdout=out)
+    assert "Running 7 periodic tasks" in out.getvalue()
+    assert not Posting.objects.filter(applied=False).exists()
+    hot.refresh_from_db()
+    assert hot.total_minor == 300

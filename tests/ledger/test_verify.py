@@ -85,3 +85,25 @@ def test_approved_adjustments_pass_the_funding_proof(wallet_of):
     out = StringIO()
     call_command("ledger_verify", stdout=out)
     assert "all invariants hold" in out.getvalue()
+
+
+def test_the_nightly_proof_is_scheduled_and_passes_on_a_sound_ledger(wallet_of, settings):
+    from ledger.tasks import ledger_verify_task
+
+    assert settings.CELERY_BEAT_SCHEDULE["ledger-verify-nightly"]["task"] == "ledger.tasks.ledger_verify_task"
+    wallet_of("alice", balance=5_000)
+    assert ledger_verify_task() is True
+
+
+@pytest.mark.ledger_tampered
+def test_the_nightly_proof_raises_an_alert_on_a_broken_ledger(wallet_of, caplog):
+    from ledger.tasks import ledger_verify_task
+
+    alice = wallet_of("alice", balance=5_000)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE accounts_account SET seq = seq + 1 WHERE id = %s", [alice.pk])
+    assert ledger_verify_task() is False
+    assert any(
+        "ALERT ledger_verify failed" in r.message and "statement position" in r.message
+        for r in caplog.records
+    )

@@ -6,8 +6,8 @@ webhooks retried and hot accounts applied under `make run` too."""
 import logging
 import signal
 import threading
-import time
 
+from celery.schedules import crontab, maybe_schedule
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -26,25 +26,30 @@ class Command(BaseCommand):
         app.loader.import_default_modules()
         # One line per task every few seconds would drown the other processes' output.
         logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
-        schedule = {
-            name: (app.tasks[entry["task"]], float(entry["schedule"]))
+        entries = {
+            name: (app.tasks[entry["task"]], maybe_schedule(entry["schedule"], app=app))
             for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
         }
         done = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: done.set())
-        due = dict.fromkeys(schedule, 0.0)
-        self.stdout.write(f"Running {len(schedule)} periodic tasks in-process. Quit with Ctrl-C.")
+        # Intervals run at start; a crontab (the nightly ledger proof) only at its hour.
+        last_run = {
+            name: app.now() if isinstance(when, crontab) and not once else None
+            for name, (_, when) in entries.items()
+        }
+        self.stdout.write(f"Running {len(entries)} periodic tasks in-process. Quit with Ctrl-C.")
         self.stdout.flush()
         while not done.is_set():
-            for name, (task, every) in schedule.items():
-                if time.monotonic() >= due[name]:
-                    due[name] = time.monotonic() + every
-                    try:
-                        task.apply(throw=True)
-                    except Exception:
-                        # One failing task must not stop the others; it runs again when due.
-                        logger.exception("run_periodic: %s failed", name)
+            for name, (task, when) in entries.items():
+                if last_run[name] is not None and not when.is_due(last_run[name]).is_due:
+                    continue
+                last_run[name] = app.now()
+                try:
+                    task.apply(throw=True)
+                except Exception:
+                    # One failing task must not stop the others; it runs again when due.
+                    logger.exception("run_periodic: %s failed", name)
             if once:
                 return
             done.wait(1)
