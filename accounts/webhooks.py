@@ -1,7 +1,7 @@
 """Webhooks to apps (docs/api.md, "Webhooks to apps"): the outbox subscriber "webhook".
 
 ledger.services.events emits each event to the outbox's events topic, in the transaction
-of the change it reports; this subscriber takes the ones that have an app. Each dispatch
+of the change it reports; this subscriber takes the ones of an app with a notify URL. Each dispatch
 signs the event with the app's secret and POSTs it to the app's notify URL. Any 2xx
 acknowledges; anything else (status, timeout, connection error, refused address) raises,
 and the outbox retries with BACKOFF — 11 tries over ~46 h — then marks the message failed.
@@ -30,6 +30,7 @@ from paycenter import outbox
 from paycenter.api.signing import sign_webhook
 from paycenter.audit import audit_record
 from paycenter.errors import NotFound, PaycenterError
+from paycenter.memo import Recent
 from paycenter.models import OutboxMessage
 from paycenter.netguard import notify_address, notify_url_check
 
@@ -54,11 +55,22 @@ class WebhookNotAcknowledged(PaycenterError):
     status = 502
 
 
-def _has_app(payload: dict) -> bool:
-    return payload.get("app_pk") is not None  # the platform's own transactions tell nobody
+_recent_notify_urls: Recent[bool] = Recent()
 
 
-@outbox.register(outbox.EVENTS_TOPIC, name=WEBHOOK_SUBSCRIBER, backoff_seconds=BACKOFF, wants=_has_app)
+def _app_listens(payload: dict) -> bool:
+    """Events of an app that has a notify URL. The platform's own transactions tell nobody,
+    and an app without a URL costs no row and no dispatch per payment; the handler still
+    checks again at delivery (a URL removed or an app disabled meanwhile is skipped)."""
+    app_pk = payload.get("app_pk")
+    if app_pk is None:
+        return False
+    return _recent_notify_urls.get(
+        app_pk, lambda: MerchantApp.objects.filter(pk=app_pk).exclude(notify_url="").exists()
+    )
+
+
+@outbox.register(outbox.EVENTS_TOPIC, name=WEBHOOK_SUBSCRIBER, backoff_seconds=BACKOFF, wants=_app_listens)
 def webhook_handler(*, payload: dict, message: OutboxMessage) -> None:
     webhook_deliver(payload=payload, attempt=message.attempts, now=timezone.now(), message_id=message.pk)
 

@@ -100,11 +100,9 @@ def dispatch_with(dispatcher: Callable[[int], None]) -> None:
     _dispatcher = dispatcher
 
 
-def outbox_emit(*, topic: str, payload: dict, now: datetime, only: str | None = None) -> list[OutboxMessage]:
-    """One row per subscriber of `topic` that wants it (or just `only`, e.g. a resend).
-    Must run inside the business transaction whose commit it follows."""
-    if not connection.in_atomic_block:
-        raise RuntimeError("outbox_emit must be called inside transaction.atomic()")
+def outbox_rows(*, topic: str, payload: dict, now: datetime, only: str | None = None) -> list[OutboxMessage]:
+    """The unsaved rows of a message: one per subscriber of `topic` that wants it (or just
+    `only`, e.g. a resend)."""
     chosen = [
         h
         for h in subscribers(topic)
@@ -113,7 +111,7 @@ def outbox_emit(*, topic: str, payload: dict, now: datetime, only: str | None = 
     if only is not None and not chosen:
         raise ValueError(f"outbox: nobody named {only!r} subscribes to {topic!r}")
     trace_id = get_trace_id()
-    messages = [
+    return [
         OutboxMessage(
             topic=topic,
             subscriber=h.name,
@@ -124,15 +122,25 @@ def outbox_emit(*, topic: str, payload: dict, now: datetime, only: str | None = 
         )
         for h in chosen
     ]
+
+
+def outbox_emit(*, topic: str, payload: dict, now: datetime, only: str | None = None) -> list[OutboxMessage]:
+    """Writes `outbox_rows` and hands them over once the caller's transaction commits. Must
+    run inside the business transaction whose commit it follows."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("outbox_emit must be called inside transaction.atomic()")
+    messages = outbox_rows(topic=topic, payload=payload, now=now, only=only)
     if not messages:
         logger.debug("outbox: nobody subscribes to %s", topic)
         return []
     OutboxMessage.objects.bulk_create(messages)  # sets the ids on PostgreSQL and SQLite
-    transaction.on_commit(lambda: _enqueue([m.pk for m in messages]))
+    transaction.on_commit(lambda: outbox_enqueue([m.pk for m in messages]))
     return messages
 
 
-def _enqueue(message_ids: list[int]) -> None:
+def outbox_enqueue(message_ids: list[int]) -> None:
+    """Hand committed rows to the dispatcher (a writer that committed them itself calls this
+    after its commit)."""
     for message_id in message_ids:
         try:
             if _dispatcher is None:

@@ -184,6 +184,9 @@ SPECTACULAR_SETTINGS = {
 
 # Where the kernel finds an app's credentials; accounts provides it (see paycenter.api.auth).
 PAYCENTER_APP_CREDENTIALS = "accounts.selectors.app_credentials_get"
+# How long a worker keeps an app's credentials (paycenter.memo): a changed secret, a
+# disabled app or merchant takes effect within this time.
+PAYCENTER_HOT_CACHE_SECONDS = float(os.environ.get("PAYCENTER_HOT_CACHE_SECONDS", "0.5"))
 PAYCENTER_SIGNATURE_WINDOW_SECONDS = 300
 PAYCENTER_NONCE_TTL_SECONDS = 600
 PAYCENTER_IDEMPOTENCY_TTL_SECONDS = 24 * 3600

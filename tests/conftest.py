@@ -32,6 +32,18 @@ def pytest_runtest_call(item):
 
 
 @pytest.fixture(autouse=True)
+def _no_hot_cache():
+    """Tests change apps and read the effect at once; the worker-side cache (paycenter.memo)
+    is tested with its default time to live on a running server (tests/paycenter)."""
+    from django.conf import settings
+
+    previous = settings.PAYCENTER_HOT_CACHE_SECONDS
+    settings.PAYCENTER_HOT_CACHE_SECONDS = 0
+    yield
+    settings.PAYCENTER_HOT_CACHE_SECONDS = previous
+
+
+@pytest.fixture(autouse=True)
 def _eager_celery():
     """Tasks run in-process unless a test starts a real worker on purpose."""
     previous = celery_app.conf.task_always_eager
@@ -89,6 +101,17 @@ def onboarded(db):
 
     merchant, app, secret = merchant_onboard(name="Acme", actor="test", now=timezone.now())
     return merchant, app, secret
+
+
+@pytest.fixture
+def listening(onboarded):
+    """The onboarded app with a notify URL: its events get webhook rows (an app without one
+    gets none). A plain UPDATE: nothing is delivered unless a test dispatches."""
+    from accounts.models import MerchantApp
+
+    _, app, _ = onboarded
+    MerchantApp.objects.filter(pk=app.pk).update(notify_url="https://acme.example/webhooks")
+    return app
 
 
 @pytest.fixture

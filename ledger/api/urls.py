@@ -2,6 +2,7 @@ from django.urls import path
 
 from ledger.api import payment_views as payments
 from ledger.api import views
+from ledger.api.payment_at_once import payment_collection
 from ledger.choices import TransactionKind
 
 detail = views.TransactionDetailApi.as_view
@@ -17,7 +18,7 @@ urlpatterns = [
     path("withdrawals/<str:serial>", detail(kind=TransactionKind.WITHDRAWAL), name="withdrawal-detail"),
     path("transfers", views.TransferCreateApi.as_view(), name="transfer-create"),
     path("transfers/<str:serial>", detail(kind=TransactionKind.TRANSFER), name="transfer-detail"),
-    path("payments", payments.PaymentCollectionApi.as_view(), name="payment-collection"),
+    path("payments", payment_collection, name="payment-collection"),
     path("payments/<str:payment_id>", payments.PaymentDetailApi.as_view(), name="payment-detail"),
     path("payments/<str:payment_id>/close", payments.PaymentCloseApi.as_view(), name="payment-close"),
     path("payments/<str:payment_id>/capture", payments.PaymentCaptureApi.as_view(), name="payment-capture"),

@@ -12,16 +12,17 @@ from ledger.representations import transaction_data
 from paycenter.outbox import EVENTS_TOPIC, outbox_emit
 
 
+def event_payload(*, txn: Transaction, event_type: str, now: datetime, data: dict | None = None) -> dict:
+    """`data` when the caller has the transaction's representation at hand already."""
+    return {
+        "id": f"evt_{uuid.uuid4().hex}",
+        "app_pk": txn.app_id,
+        "merchant_id": txn.merchant_id,
+        "type": event_type,
+        "created_at": now.isoformat(),
+        "data": transaction_data(txn) if data is None else data,
+    }
+
+
 def event_emit(*, txn: Transaction, event_type: str, now: datetime) -> None:
-    outbox_emit(
-        topic=EVENTS_TOPIC,
-        payload={
-            "id": f"evt_{uuid.uuid4().hex}",
-            "app_pk": txn.app_id,
-            "merchant_id": txn.merchant_id,
-            "type": event_type,
-            "created_at": now.isoformat(),
-            "data": transaction_data(txn),
-        },
-        now=now,
-    )
+    outbox_emit(topic=EVENTS_TOPIC, payload=event_payload(txn=txn, event_type=event_type, now=now), now=now)

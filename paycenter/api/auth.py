@@ -14,6 +14,7 @@ from functools import cache
 
 from django.conf import settings
 from django.core.cache import cache as nonce_store
+from django.http import HttpRequest
 from django.utils.module_loading import import_string
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
@@ -30,11 +31,14 @@ from paycenter.errors import (
     ServiceUnavailable,
     TimestampOutOfRange,
 )
+from paycenter.memo import Recent
 from paycenter.ratelimit import failed_signature_note, failed_signature_wait
 
 logger = logging.getLogger(__name__)
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() admits "²"
+# The HttpRequest attribute holding the AppCaller of a request authenticated already.
+AUTHENTICATED_CALLER = "paycenter_caller"
 
 
 @dataclass(frozen=True)
@@ -86,15 +90,77 @@ def _remember_nonce(key: str) -> bool:
         raise ServiceUnavailable("The replay check is unavailable; retry shortly.") from exc
 
 
+def credentials_for(app_id: str) -> AppCredentials | None:
+    """The app's credentials as this worker last read them (paycenter.memo: a change takes
+    effect within PAYCENTER_HOT_CACHE_SECONDS)."""
+    return _recent_credentials.get(app_id, lambda: _credentials_getter()(app_id=app_id))
+
+
+_recent_credentials: Recent[AppCredentials | None] = Recent()
+
+
+def signature_verify(request: HttpRequest) -> tuple[AppCredentials, str]:
+    """Every check of a signed request that needs no shared store, in the documented
+    order (app, timestamp, nonce's form, signature, source address): the app's credentials
+    and the nonce, which the caller must still remember (`nonce_remember`)."""
+    headers = request.headers
+    app_id = headers.get("X-App-Id", "")
+    credentials = credentials_for(app_id) if app_id else None
+    if credentials is None or not credentials.active:
+        raise InvalidApp()
+
+    timestamp = headers.get("X-Timestamp", "")
+    if not _TIMESTAMP.fullmatch(timestamp):
+        raise TimestampOutOfRange("X-Timestamp must be unix seconds.", field="X-Timestamp")
+    window = settings.PAYCENTER_SIGNATURE_WINDOW_SECONDS
+    if abs(time.time() - int(timestamp)) > window:
+        raise TimestampOutOfRange()
+
+    nonce = headers.get("X-Nonce", "")
+    if not 8 <= len(nonce) <= 64 or not nonce.isascii() or not nonce.isprintable():
+        raise InvalidSignature("X-Nonce must be 8 to 64 printable characters.", field="X-Nonce")
+    expected = sign_request(
+        secret=credentials.secret,
+        method=request.method,
+        path=request.get_full_path(),
+        timestamp=timestamp,
+        nonce=nonce,
+        body=request.body,
+    )
+    if not signatures_match(expected, headers.get("X-Signature", "")):
+        raise InvalidSignature()
+
+    if not address_allowed(request.META.get("REMOTE_ADDR", ""), credentials.ip_allowlist):
+        raise IpNotAllowed()
+    return credentials, nonce
+
+
+def nonce_remember(credentials: AppCredentials, nonce: str) -> None:
+    if not _remember_nonce(f"nonce:{credentials.app_id}:{nonce}"):
+        raise ReplayedRequest()
+
+
+def caller_of(credentials: AppCredentials) -> AppCaller:
+    # The secret stays in this module: nothing downstream needs it.
+    return AppCaller(app_pk=credentials.pk, app_id=credentials.app_id, merchant_id=credentials.merchant_id)
+
+
 class AppSignatureAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[AppCaller, None]:
+        # A request the payment fast path authenticated (and whose nonce it remembered)
+        # before handing it on: checking it again would call it a replay.
+        caller = getattr(request._request, AUTHENTICATED_CALLER, None)
+        if caller is not None:
+            return caller, None
         address = request._request.META.get("REMOTE_ADDR", "")
         try:
             # Checked before the signature: past the limit, guesses are not even verified.
             wait = failed_signature_wait(address=address, now=time.time())
             if wait is not None:
                 raise RateLimited("Too many failed signatures from this address.", retry_after=wait)
-            return self._authenticate(request)
+            credentials, nonce = signature_verify(request._request)
+            nonce_remember(credentials, nonce)
+            return caller_of(credentials), None
         except AuthenticationError:
             failed_signature_note(address=address, now=time.time())
             request._not_authenticated()
@@ -104,45 +170,6 @@ class AppSignatureAuthentication(BaseAuthentication):
             # this, a later look at request.user would run (and fail) the checks again.
             request._not_authenticated()
             raise
-
-    def _authenticate(self, request: Request) -> tuple[AppCaller, None]:
-        headers = request._request.headers
-        app_id = headers.get("X-App-Id", "")
-        credentials = _credentials_getter()(app_id=app_id) if app_id else None
-        if credentials is None or not credentials.active:
-            raise InvalidApp()
-
-        timestamp = headers.get("X-Timestamp", "")
-        if not _TIMESTAMP.fullmatch(timestamp):
-            raise TimestampOutOfRange("X-Timestamp must be unix seconds.", field="X-Timestamp")
-        window = settings.PAYCENTER_SIGNATURE_WINDOW_SECONDS
-        if abs(time.time() - int(timestamp)) > window:
-            raise TimestampOutOfRange()
-
-        nonce = headers.get("X-Nonce", "")
-        if not 8 <= len(nonce) <= 64 or not nonce.isascii() or not nonce.isprintable():
-            raise InvalidSignature("X-Nonce must be 8 to 64 printable characters.", field="X-Nonce")
-        expected = sign_request(
-            secret=credentials.secret,
-            method=request.method,
-            path=request._request.get_full_path(),
-            timestamp=timestamp,
-            nonce=nonce,
-            body=request._request.body,
-        )
-        if not signatures_match(expected, headers.get("X-Signature", "")):
-            raise InvalidSignature()
-
-        if not address_allowed(request._request.META.get("REMOTE_ADDR", ""), credentials.ip_allowlist):
-            raise IpNotAllowed()
-
-        if not _remember_nonce(f"nonce:{credentials.app_id}:{nonce}"):
-            raise ReplayedRequest()
-
-        caller = AppCaller(
-            app_pk=credentials.pk, app_id=credentials.app_id, merchant_id=credentials.merchant_id
-        )
-        return caller, None  # the secret stays here: nothing downstream needs it
 
     def authenticate_header(self, request: Request) -> str:
         return 'HMAC-SHA256 realm="paycenter"'

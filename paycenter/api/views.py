@@ -22,6 +22,8 @@ from paycenter.ratelimit import rate_limit_hit
 logger = logging.getLogger(__name__)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
+# The HttpRequest attribute set when the request was counted against the rate limits already.
+RATE_COUNTED = "paycenter_rate_counted"
 
 
 class _Replay(Exception):
@@ -37,6 +39,8 @@ class AppApi(APIView):
     rate_scopes = {"GET": "read", "POST": "write"}
 
     def check_throttles(self, request: Request) -> None:
+        if getattr(request._request, RATE_COUNTED, False):
+            return
         wait = rate_limit_hit(
             scope=self.rate_scopes.get(request.method, "read"),
             app_id=request.user.app_id,

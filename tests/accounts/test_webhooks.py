@@ -331,13 +331,28 @@ def test_only_the_first_kilobyte_of_a_large_answer_is_kept(app, receiver, send):
     assert WebhookDelivery.objects.get().response_body == "x" * 1024
 
 
-def test_apps_without_a_notify_url_or_disabled_are_skipped(app, send):
-    # Given an app without a notify URL
+def test_an_app_without_a_notify_url_gets_no_outbox_row(app):
     point_at(app, "")
-    assert send(app).status == "delivered"
-    # And a disabled one
-    MerchantApp.objects.filter(pk=app.pk).update(notify_url="http://127.0.0.1:9/hook", enabled=False)
-    assert send(app).status == "delivered"
+    with transaction.atomic():
+        messages = outbox.outbox_emit(
+            topic=outbox.EVENTS_TOPIC,
+            payload={"id": "evt_1", "app_pk": app.pk, "type": "payment.succeeded", "data": {}},
+            now=timezone.now(),
+        )
+    assert messages == []
+    assert not OutboxMessage.objects.exists()
+
+
+def test_a_url_removed_or_an_app_disabled_after_the_event_is_skipped_at_delivery(app):
+    # Given events queued while the app listened, then its URL removed
+    first = emit_event(app)
+    point_at(app, "")
+    assert outbox.outbox_dispatch(message_id=first.pk, now=timezone.now()) == "delivered"
+    # And one queued before the app was disabled
+    point_at(app, "http://127.0.0.1:9/hook")
+    second = emit_event(app)
+    MerchantApp.objects.filter(pk=app.pk).update(enabled=False)
+    assert outbox.outbox_dispatch(message_id=second.pk, now=timezone.now()) == "delivered"
     assert list(WebhookDelivery.objects.order_by("id").values_list("outcome", "error")) == [
         ("skipped", "app has no notify URL"),
         ("skipped", "app disabled"),

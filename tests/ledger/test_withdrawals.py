@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def request_withdrawal(merchant, onboarded):
+def request_withdrawal(merchant, onboarded, listening):
     _, app, _ = onboarded
 
     def make(account, amount):

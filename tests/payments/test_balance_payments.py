@@ -20,7 +20,7 @@ def shown(api, account):
 
 
 def test_a_balance_payment_succeeds_at_once_and_credits_the_merchant(
-    api, merchant, balance_channel, wallet_of, pay
+    api, merchant, balance_channel, wallet_of, pay, listening
 ):
     alice = wallet_of("alice", balance=100_00)
     response = pay("12.30", channel="balance", payer_account_id=alice.pk, key="p1")
