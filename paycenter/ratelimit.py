@@ -106,3 +106,75 @@ def failed_signature_wait(*, address: str, now: float) -> float | None:
 
 def failed_signature_note(*, address: str, now: float) -> None:
     _hit(scope=FAILED_SIGNATURE, subject="ip", who=address, now=now)
+
+
+# One round trip for what a signed request needs after its signature is verified, in the
+# order the checks run one by one: refused when the address's failed signatures are at the
+# limit; otherwise the nonce remembered (refused when seen); then both counters counted.
+_ADMIT = """
+local limit = tonumber(ARGV[1])
+if limit >= 0 and tonumber(redis.call('GET', KEYS[1]) or '0') >= limit then return {1, 0, 0, 0} end
+if not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then return {0, 0, 0, 0} end
+local counts = {0, 1, 0, 0}
+for i = 3, 4 do
+  if ARGV[i] ~= '0' then
+    counts[i] = redis.call('INCR', KEYS[i])
+    if counts[i] == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i]) end
+  end
+end
+return counts
+"""
+_admit_scripts: dict[int, object] = {}
+
+
+@dataclass(frozen=True)
+class Admission:
+    blocked_for: float | None  # the address's failed signatures: seconds to wait
+    fresh_nonce: bool
+    limited_for: float | None  # the rate limits: seconds to wait
+
+
+def admit(
+    *, scope: str, app_id: str, address: str, nonce_key: str, nonce_ttl: int, now: float
+) -> Admission | None:
+    """`failed_signature_wait`, remembering the nonce in the default cache and
+    `rate_limit_hit` in one Redis round trip; None when that cannot be done (the two caches
+    are not the same Redis, or it failed): the caller then makes the three calls."""
+    nonce_cache, counters = caches["default"], caches[settings.PAYCENTER_RATE_LIMIT_CACHE]
+    same_store = settings.CACHES["default"].get("LOCATION") == settings.CACHES[
+        settings.PAYCENTER_RATE_LIMIT_CACHE
+    ].get("LOCATION")
+    if not same_store or not hasattr(counters, "client") or time.monotonic() < _paused_until:
+        return None
+    failed, app_rate, ip_rate = _rate(FAILED_SIGNATURE, "ip"), _rate(scope, "app"), _rate(scope, "ip")
+    counted = [
+        (FAILED_SIGNATURE, "ip", address, failed),
+        (scope, "app", app_id, app_rate),
+        (scope, "ip", address, ip_rate),
+    ]
+    keys = [
+        counters.make_key(f"rl:{name}:{subject}:{who}:{_window(rate, now)[0] if rate else 0}")
+        for name, subject, who, rate in counted
+    ]
+    keys.insert(1, nonce_cache.make_key(nonce_key))
+    ttls = [rate.seconds + 1 if rate else 0 for rate in (app_rate, ip_rate)]
+    args = [failed.count if failed else -1, nonce_ttl, *ttls]
+    try:
+        client = counters.client.get_client(write=True)
+        script = _admit_scripts.get(id(client))
+        if script is None:
+            script = _admit_scripts.setdefault(id(client), client.register_script(_ADMIT))
+        blocked, fresh, app_count, ip_count = script(keys=keys, args=args)
+    except Exception:
+        logger.warning("rate limits: the one-trip admission failed; checking one by one", exc_info=True)
+        return None
+    waits = [
+        _window(rate, now)[1]
+        for rate, count in ((app_rate, app_count), (ip_rate, ip_count))
+        if rate is not None and count > rate.count
+    ]
+    return Admission(
+        blocked_for=_window(failed, now)[1] if blocked else None,
+        fresh_nonce=bool(fresh),
+        limited_for=max(waits, default=None),
+    )

@@ -201,16 +201,16 @@ PAYCENTER_ADJUSTMENT_SECOND_APPROVAL_ABOVE = os.environ.get("ADJUSTMENT_SECOND_A
 PAYCENTER_RATE_LIMIT_CACHE = "ratelimit"
 PAYCENTER_RATE_LIMITS = {
     "payment_create": {
-        "app": os.environ.get("RATE_LIMIT_PAYMENT_CREATE_APP", "3000/10"),
-        "ip": os.environ.get("RATE_LIMIT_PAYMENT_CREATE_IP", "6000/10"),
+        "app": os.environ.get("RATE_LIMIT_PAYMENT_CREATE_APP", "30000/10"),
+        "ip": os.environ.get("RATE_LIMIT_PAYMENT_CREATE_IP", "60000/10"),
     },
     "write": {
-        "app": os.environ.get("RATE_LIMIT_WRITE_APP", "3000/10"),
-        "ip": os.environ.get("RATE_LIMIT_WRITE_IP", "6000/10"),
+        "app": os.environ.get("RATE_LIMIT_WRITE_APP", "30000/10"),
+        "ip": os.environ.get("RATE_LIMIT_WRITE_IP", "60000/10"),
     },
     "read": {
-        "app": os.environ.get("RATE_LIMIT_READ_APP", "15000/10"),
-        "ip": os.environ.get("RATE_LIMIT_READ_IP", "30000/10"),
+        "app": os.environ.get("RATE_LIMIT_READ_APP", "60000/10"),
+        "ip": os.environ.get("RATE_LIMIT_READ_IP", "120000/10"),
     },
     "failed_signature": {"ip": os.environ.get("RATE_LIMIT_FAILED_SIGNATURE_IP", "100/60")},
 }

@@ -1,35 +1,85 @@
 """Rows of several models written by one SQL statement (PostgreSQL: a chain of data-modifying
 CTEs), for the few use cases measured to need it (docs/benchmarks.md).
 
-Each row is built as a model instance and written with exactly the columns and values
-`save()` would write, so a field added to the model cannot be forgotten here; a column may
-instead come from an earlier step of the chain (`computed`: column's attname → SQL). The
-statement inserts nothing when the step it selects from returns no row.
+Each row is built as a model instance and written with the columns and values `save()`
+would write, so a field added to the model cannot be forgotten here; a column may
+instead come from an earlier step of the chain (`computed`: column's attname → SQL). A step
+inserts nothing when the step it selects from returns no row.
+
+The statement's text depends only on its shape, so it is built once per shape, and executed
+as a server-side prepared statement: PostgreSQL parses and plans it once per connection.
 """
 
+import functools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
 from django.db import connection, models
+from django.db.backends.postgresql.base import ServerBindingCursor
+from psycopg.types.json import Jsonb
 
 
-def insert_select(
-    obj: models.Model, *, name: str, source: str, computed: dict[str, str] | None = None
-) -> tuple[str, dict]:
-    """`name AS (INSERT INTO … SELECT … FROM source RETURNING id)` and its parameters, which
-    are named after the step so that several rows share one statement."""
-    computed = computed or {}
-    columns, values, params = [], [], {}
-    for field in obj._meta.concrete_fields:
-        if field.primary_key and field.attname not in computed:
+@dataclass(frozen=True)
+class InsertStep:
+    """`name AS (INSERT INTO … SELECT … FROM jsonb_populate_record(…), source RETURNING id)`:
+    the row's values travel as one JSON parameter named after the step, which PostgreSQL
+    turns back into the table's column types. One parameter per row keeps the statement
+    under psycopg's limit for caching its conversion, and its dumping cheap."""
+
+    sql: str
+    fields: tuple[models.Field, ...]
+
+    def param(self, obj: models.Model) -> str:
+        row = {}
+        for field in self.fields:
+            value = field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+            row[field.column] = value.obj if isinstance(value, Jsonb) else value
+        return json.dumps(row, default=_exact)
+
+
+@functools.cache
+def insert_step(
+    model: type[models.Model], *, name: str, source: str, computed: tuple[tuple[str, str], ...] = ()
+) -> InsertStep:
+    expressions = dict(computed)
+    columns, values, fields = [], [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key and field.attname not in expressions:
             continue  # the database assigns it
-        columns.append(connection.ops.quote_name(field.column))
-        if field.attname in computed:
-            values.append(computed[field.attname])
-            continue
-        key = f"{name}_{field.column}"
-        params[key] = field.get_db_prep_save(field.pre_save(obj, add=True), connection)
-        # Typed: a parameter in a SELECT list has no column type to take.
-        values.append(f"%({key})s::{field.db_type(connection)}")
-    table = connection.ops.quote_name(obj._meta.db_table)
-    # Names are the models' own and the caller's; every value is a parameter.
-    sql = f"{name} AS (INSERT INTO {table} ({', '.join(columns)})"
-    sql += f" SELECT {', '.join(values)} FROM {source} RETURNING id)"  # noqa: S608
-    return sql, params
+        columns.append(field.column)
+        if field.attname in expressions:
+            values.append(expressions[field.attname])
+        else:
+            values.append(f"r.{field.column}")
+            fields.append(field)
+    table = model._meta.db_table
+    sql = f"{name} AS (INSERT INTO {table} ({','.join(columns)}) SELECT {','.join(values)}"
+    sql += f" FROM jsonb_populate_record(NULL::{table}, %({name})s::jsonb) AS r, {source} RETURNING id)"
+    return InsertStep(sql=sql, fields=tuple(fields))
+
+
+def _exact(value: object) -> str:
+    """Timestamps to the microsecond (DjangoJSONEncoder keeps milliseconds), decimals as text."""
+    if isinstance(value, datetime | date | Decimal | UUID):
+        return value.isoformat() if isinstance(value, datetime | date) else str(value)
+    raise TypeError(f"{type(value).__name__} is not a column value")
+
+
+class _PreparedCursor(ServerBindingCursor):
+    def execute(self, query: str, params: Sequence | None = None, **kwargs: object) -> object:
+        return super().execute(query, params, prepare=True)
+
+
+def execute_prepared(sql: str, params: dict) -> tuple | None:
+    """Run one statement as a prepared statement of this connection; its first row. Goes
+    through Django's cursor wrapper: errors are Django's, and tests see the statement."""
+    connection.ensure_connection()
+    raw = _PreparedCursor(connection.connection)
+    cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    with cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()

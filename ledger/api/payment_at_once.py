@@ -15,6 +15,7 @@ and counted, so the general view does not call it a replay or count it twice.
 import functools
 import json
 
+from django.conf import settings
 from django.db import IntegrityError, connection
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -29,15 +30,16 @@ from paycenter.api.auth import (
     AUTHENTICATED_CALLER,
     AppCredentials,
     caller_of,
+    nonce_key,
     nonce_remember,
     signature_verify,
 )
 from paycenter.api.views import IDEMPOTENCY_HEADER, RATE_COUNTED
-from paycenter.errors import AuthenticationError, PaycenterError, RateLimited
+from paycenter.errors import AuthenticationError, PaycenterError, RateLimited, ReplayedRequest
 from paycenter.idempotency import MAX_KEY_LENGTH, request_fingerprint
 from paycenter.models import IdempotencyRecord
 from paycenter.money import to_minor
-from paycenter.ratelimit import failed_signature_note, failed_signature_wait, rate_limit_hit
+from paycenter.ratelimit import admit, failed_signature_note, failed_signature_wait, rate_limit_hit
 
 _general = PaymentCollectionApi.as_view()
 _ACCEPTED = {"*/*", "application/*", "application/json"}
@@ -147,30 +149,52 @@ def _payment_request(request: HttpRequest) -> PaymentRequest | None:
 
 def _admit(request: HttpRequest, credentials: AppCredentials, nonce: str) -> HttpResponse | None:
     """What the general view checks after the signature, in its order: the address's failed
-    signatures, the nonce, the rate limits. None when the request may go on."""
+    signatures, the nonce, the rate limits (one Redis round trip when the stores allow). None
+    when the request may go on."""
     address = request.META.get("REMOTE_ADDR", "")
     now = timezone.now().timestamp()
     try:
-        wait = failed_signature_wait(address=address, now=now)
-        if wait is not None:
-            raise RateLimited("Too many failed signatures from this address.", retry_after=wait)
-        try:
-            nonce_remember(credentials, nonce)
-        except AuthenticationError:
-            failed_signature_note(address=address, now=now)
-            raise
-        wait = rate_limit_hit(scope="payment_create", app_id=credentials.app_id, address=address, now=now)
-        if wait is not None:
-            raise RateLimited(retry_after=wait)
-    except PaycenterError as refused:
-        response = HttpResponse(
-            _render(refused.as_body()), status=refused.status, content_type="application/json"
+        admission = admit(
+            scope="payment_create",
+            app_id=credentials.app_id,
+            address=address,
+            nonce_key=nonce_key(credentials, nonce),
+            nonce_ttl=settings.PAYCENTER_NONCE_TTL_SECONDS,
+            now=now,
         )
+        if admission is None:
+            _admit_one_by_one(credentials, nonce, address=address, now=now)
+        elif admission.blocked_for is not None:
+            raise RateLimited(
+                "Too many failed signatures from this address.", retry_after=admission.blocked_for
+            )
+        elif not admission.fresh_nonce:
+            failed_signature_note(address=address, now=now)
+            raise ReplayedRequest()
+        elif admission.limited_for is not None:
+            raise RateLimited(retry_after=admission.limited_for)
+    except PaycenterError as refused:
+        body = _render(refused.as_body())
+        response = HttpResponse(body, status=refused.status, content_type="application/json")
         retry_after = getattr(refused, "retry_after", None)
         if retry_after:
             response["Retry-After"] = str(retry_after)
         return response
     return None
+
+
+def _admit_one_by_one(credentials: AppCredentials, nonce: str, *, address: str, now: float) -> None:
+    wait = failed_signature_wait(address=address, now=now)
+    if wait is not None:
+        raise RateLimited("Too many failed signatures from this address.", retry_after=wait)
+    try:
+        nonce_remember(credentials, nonce)
+    except AuthenticationError:
+        failed_signature_note(address=address, now=now)
+        raise
+    wait = rate_limit_hit(scope="payment_create", app_id=credentials.app_id, address=address, now=now)
+    if wait is not None:
+        raise RateLimited(retry_after=wait)
 
 
 def _stored_response(

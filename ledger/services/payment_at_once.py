@@ -18,6 +18,7 @@ caller takes the general path, which tells which guard failed (or, things having
 meanwhile, pays).
 """
 
+import functools
 from datetime import datetime, timedelta
 
 from django.db import connection, models, transaction
@@ -32,37 +33,77 @@ from ledger.services.collect import PaymentRequest
 from ledger.services.events import event_payload
 from ledger.services.journal import schedule_apply
 from ledger.services.records import RETRY_AFTER_FAILURE, transaction_build
+from paycenter.models import OutboxMessage
 from paycenter.outbox import EVENTS_TOPIC, outbox_enqueue, outbox_rows
-from paycenter.sqlrows import insert_select
+from paycenter.sqlrows import InsertStep, execute_prepared, insert_step
 
 _ACCOUNT = Account._meta.db_table
 _CHANNEL = MerchantChannel._meta.db_table
 _TRANSACTION = Transaction._meta.db_table
 
-_GUARDS = f"""
-channel AS (
-    SELECT id FROM {_CHANNEL}
-    WHERE merchant_id = %(merchant)s AND channel = 'balance' AND status = %(channel_active)s
-      AND min_amount_minor <= %(amount)s AND (max_amount_minor IS NULL OR max_amount_minor >= %(amount)s)
-    ORDER BY priority, id LIMIT 1),
-payee AS (
-    SELECT id FROM {_ACCOUNT}
-    WHERE merchant_id = %(merchant)s AND kind = %(settlement)s AND currency = %(currency)s
-      AND customer_id IS NULL AND buffered
-    ORDER BY id LIMIT 1),
-payer AS (
-    UPDATE {_ACCOUNT}
-    SET total_minor = total_minor - %(amount)s, available_minor = available_minor - %(amount)s,
-        seq = seq + 1
-    WHERE id = %(payer)s AND merchant_id = %(merchant)s AND currency = %(currency)s
-      AND kind <> %(settlement)s AND status = %(account_active)s AND NOT buffered
-      AND (allow_overdraft OR available_minor >= %(amount)s)
-      AND EXISTS (SELECT 1 FROM channel) AND EXISTS (SELECT 1 FROM payee)
-      AND NOT EXISTS (
-          SELECT 1 FROM {_TRANSACTION}
-          WHERE app_id = %(app)s AND kind = %(kind)s AND out_trade_no = %(out_trade_no)s
-            AND (status <> %(failed)s OR finished_at > %(retry_since)s))
-    RETURNING id, seq, total_minor)"""  # noqa: S608 (table names are ours)
+_GUARDS = f"""channel AS (SELECT id FROM {_CHANNEL}
+ WHERE merchant_id=%(merchant)s::int8 AND channel='balance' AND status=%(channel_active)s::text
+ AND min_amount_minor<=%(amount)s::int8 AND (max_amount_minor IS NULL OR max_amount_minor>=%(amount)s::int8)
+ ORDER BY priority,id LIMIT 1),
+payee AS (SELECT id FROM {_ACCOUNT} WHERE merchant_id=%(merchant)s::int8 AND kind=%(settlement)s::text
+ AND currency=%(currency)s::text AND customer_id IS NULL AND buffered ORDER BY id LIMIT 1),
+payer AS (UPDATE {_ACCOUNT} SET total_minor=total_minor-%(amount)s::int8,
+ available_minor=available_minor-%(amount)s::int8, seq=seq+1
+ WHERE id=%(payer)s::int8 AND merchant_id=%(merchant)s::int8 AND currency=%(currency)s::text
+ AND kind<>%(settlement)s::text AND status=%(account_active)s::text AND NOT buffered
+ AND (allow_overdraft OR available_minor>=%(amount)s::int8)
+ AND EXISTS (SELECT 1 FROM channel) AND EXISTS (SELECT 1 FROM payee)
+ AND NOT EXISTS (SELECT 1 FROM {_TRANSACTION} WHERE app_id=%(app)s::int8 AND kind=%(kind)s::text
+  AND out_trade_no=%(out_trade_no)s::text
+  AND (status<>%(failed)s::text OR finished_at>%(retry_since)s::timestamptz))
+ RETURNING id,seq,total_minor)"""  # noqa: S608 (table names are ours)
+
+
+def _guard_params(txn: Transaction, *, payer_account_id: int) -> dict:
+    return {
+        "merchant": txn.merchant_id,
+        "app": txn.app_id,
+        "amount": txn.amount_minor,
+        "currency": txn.currency,
+        "payer": payer_account_id,
+        "kind": txn.kind,
+        "out_trade_no": txn.out_trade_no,
+        "failed": TransactionStatus.FAILED.value,
+        "retry_since": txn.created_at - RETRY_AFTER_FAILURE,
+        "channel_active": MerchantChannelStatus.ACTIVE.value,
+        "account_active": AccountStatus.ACTIVE.value,
+        "settlement": AccountKind.MERCHANT_SETTLEMENT.value,
+    }
+
+
+_PAYEE = {"payer_account_id": "payer.id", "payee_account_id": "payee.id", "merchant_channel_id": "channel.id"}
+# The payer's debit is applied at once (its position comes from the UPDATE); the merchant's
+# hot account is credited through its buffer.
+_APPLIED = {"seq": "payer.seq", "balance_after_minor": "payer.total_minor"}
+_STEPS = {
+    "txn": (Transaction, "payer,payee,channel", _PAYEE),
+    "entry": (JournalEntry, "txn", {"transaction_id": "txn.id"}),
+    "debit": (Posting, "entry,payer", {"entry_id": "entry.id", "account_id": "payer.id", **_APPLIED}),
+    "credit": (Posting, "entry,payee", {"entry_id": "entry.id", "account_id": "payee.id"}),
+}
+
+
+def _step(name: str, model: type[models.Model] | None = None) -> InsertStep:
+    if model is not None:  # a row of the event or of the caller
+        return insert_step(model, name=name, source="txn")
+    model, source, computed = _STEPS[name]
+    return insert_step(model, name=name, source=source, computed=tuple(computed.items()))
+
+
+@functools.cache
+def _statement(extra: tuple[type[models.Model], ...], messages: int) -> str:
+    """The statement for a payment with these extra rows, the first `messages` of them
+    outbox rows whose ids it returns."""
+    steps = [_GUARDS, *(_step(name).sql for name in _STEPS)]
+    steps += [_step(f"row{n}", model).sql for n, model in enumerate(extra)]
+    ids = [f"SELECT id FROM row{n}" for n in range(messages)] or ["SELECT NULL::int8 WHERE FALSE"]  # noqa: S608
+    returned = f"txn.id,payer.id,payee.id,channel.id,ARRAY({' UNION ALL '.join(ids)})"
+    return f"WITH {','.join(steps)} SELECT {returned} FROM txn,payer,payee,channel"  # noqa: S608
 
 
 def at_once_build(
@@ -100,55 +141,21 @@ def at_once_commit(
     `txn` then has its id and accounts. `event_data`: the record's representation, when the
     caller has made it already."""
     now = txn.created_at
-    steps, params = [_GUARDS], _guard_params(txn, payer_account_id=payer_account_id)
-
-    def add(row: models.Model, *, name: str, source: str = "txn", **computed: str) -> None:
-        sql, values = insert_select(row, name=name, source=source, computed=computed)
-        steps.append(sql)
-        params.update(values)
-
-    add(
-        txn,
-        name="txn",
-        source="payer, payee, channel",
-        payer_account_id="payer.id",
-        payee_account_id="payee.id",
-        merchant_channel_id="channel.id",
-    )
-    add(JournalEntry(reason="payment", created_at=now), name="entry", transaction_id="txn.id")
-    legs = {Direction.DEBIT: "payer", Direction.CREDIT: "payee"}
-    for direction, account in legs.items():
-        leg = Posting(
-            direction=direction,
-            amount_minor=txn.amount_minor,
-            currency=txn.currency,
-            applied=direction == Direction.DEBIT,
-            created_at=now,
-        )
-        # The payer's debit is applied at once (its position comes from the UPDATE); the
-        # merchant's hot account is credited through its buffer.
-        applied = {"seq": "payer.seq", "balance_after_minor": "payer.total_minor"} if leg.applied else {}
-        add(
-            leg,
-            name=f"{direction}_leg",
-            source=f"entry, {account}",
-            entry_id="entry.id",
-            account_id=f"{account}.id",
-            **applied,
-        )
+    entry = JournalEntry(reason="payment", created_at=now)
+    legs = [
+        Posting(direction=direction, amount_minor=txn.amount_minor, currency=txn.currency, created_at=now)
+        for direction in (Direction.DEBIT, Direction.CREDIT)
+    ]
+    legs[1].applied = False
     payload = event_payload(txn=txn, event_type="payment.succeeded", now=now, data=event_data)
-    messages = outbox_rows(topic=EVENTS_TOPIC, payload=payload, now=now)
-    for number, row in enumerate([*messages, *also]):
-        add(row, name=f"row{number}")
-    message_ids = [f"SELECT id FROM row{n}" for n in range(len(messages))]  # noqa: S608 (step names)
-    message_ids = message_ids or ["SELECT NULL::bigint WHERE FALSE"]
-    sql = (
-        "WITH "
-        + ",\n".join(steps)
-        + f"\nSELECT txn.id, payer.id, payee.id, channel.id, ARRAY({' UNION ALL '.join(message_ids)})"
-        " FROM txn, payer, payee, channel"
-    )
-    row = _execute(sql, params)
+    extra = [*outbox_rows(topic=EVENTS_TOPIC, payload=payload, now=now), *also]
+    messages = sum(isinstance(row, OutboxMessage) for row in extra)
+    params = _guard_params(txn, payer_account_id=payer_account_id)
+    for name, row in zip(_STEPS, [txn, entry, *legs], strict=True):
+        params[name] = _step(name).param(row)
+    for number, row in enumerate(extra):
+        params[f"row{number}"] = _step(f"row{number}", type(row)).param(row)
+    row = _execute(_statement(tuple(type(row) for row in extra), messages), params)
     if row is None:
         return False
     txn.pk, txn.payer_account_id, txn.payee_account_id, txn.merchant_channel_id, message_ids = row
@@ -156,33 +163,13 @@ def at_once_commit(
     return True
 
 
-def _guard_params(txn: Transaction, *, payer_account_id: int) -> dict:
-    return {
-        "merchant": txn.merchant_id,
-        "app": txn.app_id,
-        "amount": txn.amount_minor,
-        "currency": txn.currency,
-        "payer": payer_account_id,
-        "kind": txn.kind,
-        "out_trade_no": txn.out_trade_no,
-        "failed": TransactionStatus.FAILED.value,
-        "retry_since": txn.created_at - RETRY_AFTER_FAILURE,
-        "channel_active": MerchantChannelStatus.ACTIVE.value,
-        "account_active": AccountStatus.ACTIVE.value,
-        "settlement": AccountKind.MERCHANT_SETTLEMENT.value,
-    }
-
-
 def _execute(sql: str, params: dict) -> tuple | None:
     if connection.in_atomic_block:
         # Inside a caller's transaction a savepoint keeps a refused row from aborting it.
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
+        with transaction.atomic():
+            return execute_prepared(sql, params)
     # In autocommit the one statement is its own transaction: no BEGIN, no COMMIT.
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
+    return execute_prepared(sql, params)
 
 
 def _after_commit(run: object) -> None:

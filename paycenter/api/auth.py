@@ -135,8 +135,12 @@ def signature_verify(request: HttpRequest) -> tuple[AppCredentials, str]:
     return credentials, nonce
 
 
+def nonce_key(credentials: AppCredentials, nonce: str) -> str:
+    return f"nonce:{credentials.app_id}:{nonce}"
+
+
 def nonce_remember(credentials: AppCredentials, nonce: str) -> None:
-    if not _remember_nonce(f"nonce:{credentials.app_id}:{nonce}"):
+    if not _remember_nonce(nonce_key(credentials, nonce)):
         raise ReplayedRequest()
 
 

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 
 import pytest
+from django.core.cache import caches
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -13,6 +14,7 @@ from accounts.models import MerchantApp
 from channels.models import MerchantChannel
 from ledger.models import JournalEntry, Posting, Transaction
 from paycenter.models import IdempotencyRecord, OutboxMessage
+from tests.conftest import SignedClient
 from tests.payments.test_concurrency import client_like, in_threads
 
 PATH = "/api/v1/payments"
@@ -166,3 +168,14 @@ def test_one_key_sent_by_20_threads_at_once_pays_once_and_every_answer_is_the_sa
     assert Transaction.objects.filter(kind="payment").count() == 1
     alice.refresh_from_db()
     assert alice.available_minor == 100_00 - 12_30
+
+
+def test_an_address_past_its_failed_signatures_is_refused_and_its_nonce_kept(api, alice, settings):
+    settings.PAYCENTER_RATE_LIMITS = {**settings.PAYCENTER_RATE_LIMITS, "failed_signature": {"ip": "2/60"}}
+    caches["ratelimit"].delete_pattern("rl:failed_signature:*")  # other tests' failures
+    forger = SignedClient(app_id=api.app_id, secret="not-the-secret", client=api.client)
+    assert [forger.post(PATH, body(alice)).status_code for _ in range(2)] == [401, 401]
+    refused = api.post(PATH, body(alice), nonce="nonce-0002")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (429, "rate_limited")
+    caches["ratelimit"].delete_pattern("rl:failed_signature:*")
+    assert api.post(PATH, body(alice), nonce="nonce-0002").status_code == 201
