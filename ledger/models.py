@@ -25,11 +25,17 @@ class Transaction(ConcurrentTransitionMixin, models.Model):
     """One business action. `serial` is the payment center's own number; `out_trade_no`
     the app's; `channel_trade_no` the channel's (C4)."""
 
-    serial = models.CharField(max_length=40, unique=True)
+    serial = models.CharField(max_length=40)  # unique: Meta (no LIKE index beside it)
     kind = models.CharField(max_length=16, choices=TransactionKind.choices)
     status = FSMField(max_length=24, choices=S.choices, default=S.PENDING, protected=True)
-    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    app = models.ForeignKey(MerchantApp, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # Indexed through Meta's composite indexes, which lead with them: every index is one more
+    # write per payment (docs/benchmarks.md).
+    merchant = models.ForeignKey(
+        Merchant, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
+    app = models.ForeignKey(
+        MerchantApp, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     out_trade_no = models.CharField(max_length=64, null=True, blank=True)
     idempotency_key = models.CharField(
         max_length=255,
@@ -43,7 +49,7 @@ class Transaction(ConcurrentTransitionMixin, models.Model):
     currency = models.CharField(max_length=3)
     refunded_minor = minor_units(default=0)
     refund_of = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds", db_index=False
     )
     payer_account = models.ForeignKey(
         Account, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -103,8 +109,12 @@ class Transaction(ConcurrentTransitionMixin, models.Model):
                 condition=Q(channel_trade_no__isnull=False),
                 name="transaction_unique_channel_trade_no",
             ),
+            models.UniqueConstraint(fields=["serial"], name="transaction_unique_serial"),
         ]
         indexes = [
+            models.Index(
+                fields=["refund_of"], condition=Q(refund_of__isnull=False), name="transaction_refund_of_idx"
+            ),
             models.Index(
                 fields=["next_query_at"],
                 condition=Q(next_query_at__isnull=False),
@@ -196,7 +206,8 @@ class Posting(models.Model):
     balance_after) are set once, when a buffered posting reaches the balance."""
 
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    # Indexed by the statement index, which leads with it.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings", db_index=False)
     direction = models.CharField(max_length=6, choices=Direction.choices)
     amount_minor = minor_units()
     currency = models.CharField(max_length=3)
@@ -207,6 +218,7 @@ class Posting(models.Model):
         blank=True,
         related_name="postings",
         help_text="the hold whose frozen funds this debit consumed",
+        db_index=False,  # Meta: a partial index, as most postings have no hold
     )
     applied = models.BooleanField(default=True)
     seq = models.BigIntegerField(null=True, blank=True, help_text="position in the account's statement")
@@ -228,6 +240,7 @@ class Posting(models.Model):
         indexes = [
             models.Index(fields=["account", "seq"], name="posting_statement_idx"),
             models.Index(fields=["account"], condition=Q(applied=False), name="posting_unapplied_idx"),
+            models.Index(fields=["hold"], condition=Q(hold__isnull=False), name="posting_hold_idx"),
         ]
 
     def __str__(self) -> str:

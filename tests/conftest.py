@@ -37,8 +37,11 @@ def _no_hot_cache():
     is tested with its default time to live on a running server (tests/paycenter)."""
     from django.conf import settings
 
+    from ledger.services import journal
+
     previous = settings.PAYCENTER_HOT_CACHE_SECONDS
     settings.PAYCENTER_HOT_CACHE_SECONDS = 0
+    journal._scheduled_here.clear()  # the per-process debounce of buffer applications
     yield
     settings.PAYCENTER_HOT_CACHE_SECONDS = previous
 

@@ -1,6 +1,7 @@
 """Double-entry posting: the one way balances change (C2)."""
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,14 +127,27 @@ def journal_reverse(*, entry: JournalEntry, reason: str, now: datetime) -> Journ
     return journal_post(txn=entry.transaction, reason=reason, legs=legs, now=now, reverses=entry)
 
 
+_scheduled_here: dict[int, float] = {}
+
+
 def schedule_apply(*, account_id: int) -> None:
     """After commit: fold a hot account's buffered postings in soon, at most about once a
     second per account; the periodic sweep catches whatever this debounce skips. The
-    embedded default (one process, no beat) applies at once instead."""
+    embedded default (one process, no beat) applies at once instead.
+
+    A process that scheduled the account within the second asks nobody (no Redis call per
+    payment); the shared key then keeps the processes to about one application a second."""
     try:
         if settings.LEDGER_APPLY_AT_ONCE:
             account_apply_pending(account_id=account_id)
-        elif _apply_later is not None and cache.add(
+            return
+        now = time.monotonic()
+        if now - _scheduled_here.get(account_id, -APPLY_DEBOUNCE_SECONDS) < APPLY_DEBOUNCE_SECONDS:
+            return
+        if len(_scheduled_here) > 10_000:
+            _scheduled_here.clear()
+        _scheduled_here[account_id] = now
+        if _apply_later is not None and cache.add(
             f"ledger:apply:{account_id}", 1, timeout=APPLY_DEBOUNCE_SECONDS
         ):
             _apply_later(account_id)
