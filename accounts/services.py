@@ -152,6 +152,18 @@ def app_update(
     return app
 
 
+@transaction.atomic
+def app_secret_rotate(*, app_pk: int, actor: str, now: datetime) -> str:
+    """A new secret for the app, in plain text — the only time anyone sees it. The old one
+    stops working within PAYCENTER_HOT_CACHE_SECONDS (workers keep credentials that long)."""
+    app = locks.app_for_update(app_pk=app_pk)
+    secret = secrets.token_urlsafe(32)
+    app.secret = secret
+    app.save(update_fields=["secret"])
+    audit_record(actor=actor, action="app.rotate_secret", target=app, now=now, data={"app_id": app.app_id})
+    return secret
+
+
 def merchant_onboard(
     *, name: str, notify_url: str = "", actor: str, now: datetime
 ) -> tuple[Merchant, MerchantApp, str]:
