@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.postgresql.base import ServerBindingCursor
 from psycopg.types.json import Jsonb
 
@@ -32,13 +32,39 @@ class InsertStep:
 
     sql: str
     fields: tuple[models.Field, ...]
+    plain: frozenset[str]  # attnames whose Python value is already what the column takes
 
     def param(self, obj: models.Model) -> str:
-        row = {}
+        row, db = {}, connections[DEFAULT_DB_ALIAS]
         for field in self.fields:
-            value = field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+            if field.attname in self.plain:
+                row[field.column] = getattr(obj, field.attname)
+                continue
+            value = field.get_db_prep_save(field.pre_save(obj, add=True), db)
             row[field.column] = value.obj if isinstance(value, Jsonb) else value
         return json.dumps(row, default=_exact)
+
+
+# Django's own fields whose Python value is what the column takes once in JSON. A field of
+# another class (one that encrypts, say) is prepared as save() would, and so is a timestamp
+# set on save or a JSON field with its own encoder.
+_PLAIN = (
+    models.CharField,
+    models.TextField,
+    models.IntegerField,
+    models.BooleanField,
+    models.ForeignKey,
+    models.DateTimeField,
+    models.JSONField,
+)
+
+
+def _plain(field: models.Field) -> bool:
+    if not type(field).__module__.startswith("django.db.models.") or not isinstance(field, _PLAIN):
+        return False
+    if isinstance(field, models.DateTimeField):
+        return not (field.auto_now or field.auto_now_add)
+    return not isinstance(field, models.JSONField) or field.encoder is None
 
 
 @functools.cache
@@ -59,7 +85,7 @@ def insert_step(
     table = model._meta.db_table
     sql = f"{name} AS (INSERT INTO {table} ({','.join(columns)}) SELECT {','.join(values)}"
     sql += f" FROM jsonb_populate_record(NULL::{table}, %({name})s::jsonb) AS r, {source} RETURNING id)"
-    return InsertStep(sql=sql, fields=tuple(fields))
+    return InsertStep(sql=sql, fields=tuple(fields), plain=frozenset(f.attname for f in fields if _plain(f)))
 
 
 def _exact(value: object) -> str:

@@ -12,6 +12,7 @@ same contract; a request handed on after its nonce was remembered is marked auth
 and counted, so the general view does not call it a replay or count it twice.
 """
 
+import copy
 import functools
 import json
 
@@ -42,6 +43,17 @@ from paycenter.money import to_minor
 from paycenter.ratelimit import admit, failed_signature_note, failed_signature_wait, rate_limit_hit
 
 _general = PaymentCollectionApi.as_view()
+
+
+class _PaymentInput(PaymentInput):
+    """PaymentInput, its fields copied shallowly: DRF rebuilds every declared field for each
+    instance (a deep copy), a fifth of this path's CPU. The copies only get their own name
+    and parent; nothing else of a field changes while it validates."""
+
+    def get_fields(self) -> dict:
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
+
+
 _ACCEPTED = {"*/*", "application/*", "application/json"}
 _render = JSONRenderer().render
 
@@ -127,7 +139,7 @@ def _payment_request(request: HttpRequest) -> PaymentRequest | None:
         document = json.loads(request.body.decode("utf-8"), parse_constant=_refuse_constant)
     except ValueError:
         return None
-    body = PaymentInput(data=document)
+    body = _PaymentInput(data=document)
     if not body.is_valid():
         return None
     data = body.validated_data
