@@ -20,6 +20,7 @@ from accounts.services import app_secret_rotate, app_update
 from channels.services import merchant_channel_activate, merchant_channel_disable
 from paycenter.api.signing import sign_request
 from tests.paycenter.test_server_limits import free_port
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,22 +34,27 @@ def server():
     url = urlsplit(os.environ["DATABASE_URL"])
     env = {k: v for k, v in os.environ.items() if k != "PAYCENTER_HOT_CACHE_SECONDS"}
     env["DATABASE_URL"] = urlunsplit(url._replace(path="/" + connection.settings_dict["NAME"]))
+    # Its own Redis keys and no failed-signature limit: the 401s this test asks for must not
+    # count against 127.0.0.1 for the tests after it (or for itself).
+    env["CACHE_KEY_PREFIX"] = f"{os.environ.get('CACHE_KEY_PREFIX', 'paycenter')}-live"
+    env["RATE_LIMIT_FAILED_SIGNATURE_IP"] = ""
     port = free_port()
     gunicorn = Path(sys.executable).with_name("gunicorn")
     command = [str(gunicorn), "paycenter.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if _request(port, "GET", "/health", b"", {})[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
+        wait_for(lambda: _healthy(port), timeout=30, every=0.1)
         yield port
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return _request(port, "GET", "/health", b"", {})[0] == 200
+    except OSError:
+        return False
 
 
 def _request(port: int, method: str, path: str, body: bytes, headers: dict) -> tuple[int, dict]:
