@@ -27,6 +27,10 @@ class StoredResponse:
     body: str
 
 
+def key_acceptable(key: str) -> bool:
+    return 0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()
+
+
 def request_fingerprint(*, method: str, path: str, body: bytes) -> str:
     digest = hashlib.sha256()
     for part in (method.upper().encode(), path.encode(), body):
@@ -43,7 +47,7 @@ def idempotency_claim(
     *, app_id: str, key: str, fingerprint: str, now: datetime
 ) -> IdempotencyRecord | StoredResponse:
     """The claimed record when this request must run, or the stored response to replay."""
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    if not key_acceptable(key):
         raise InvalidRequest(
             "Idempotency-Key must be 1 to 255 printable characters.", field="Idempotency-Key"
         )

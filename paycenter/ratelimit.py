@@ -75,12 +75,17 @@ def _window(rate: Rate, now: float) -> tuple[int, float]:
     return number, (number + 1) * rate.seconds - now
 
 
+def _key(*, scope: str, subject: str, who: str, rate: Rate | None, now: float) -> str:
+    """The counter of `who` in the current window (any key when there is no limit)."""
+    return f"rl:{scope}:{subject}:{who}:{_window(rate, now)[0] if rate else 0}"
+
+
 def _hit(*, scope: str, subject: str, who: str, now: float) -> float | None:
     rate = _rate(scope, subject)
     if rate is None:
         return None
-    number, left = _window(rate, now)
-    key = f"rl:{scope}:{subject}:{who}:{number}"
+    left = _window(rate, now)[1]
+    key = _key(scope=scope, subject=subject, who=who, rate=rate, now=now)
     count = _store(lambda cache: _increment(cache, key, rate.seconds + 1))
     return left if count is not None and count > rate.count else None
 
@@ -99,8 +104,9 @@ def failed_signature_wait(*, address: str, now: float) -> float | None:
     rate = _rate(FAILED_SIGNATURE, "ip")
     if rate is None:
         return None
-    number, left = _window(rate, now)
-    count = _store(lambda cache: cache.get(f"rl:{FAILED_SIGNATURE}:ip:{address}:{number}"))
+    key = _key(scope=FAILED_SIGNATURE, subject="ip", who=address, rate=rate, now=now)
+    count = _store(lambda cache: cache.get(key))
+    left = _window(rate, now)[1]
     return left if count is not None and count >= rate.count else None
 
 
@@ -124,7 +130,6 @@ for i = 3, 4 do
 end
 return counts
 """
-_admit_scripts: dict[int, object] = {}
 
 
 @dataclass(frozen=True)
@@ -141,9 +146,10 @@ def admit(
     `rate_limit_hit` in one Redis round trip; None when that cannot be done (the two caches
     are not the same Redis, or it failed): the caller then makes the three calls."""
     nonce_cache, counters = caches["default"], caches[settings.PAYCENTER_RATE_LIMIT_CACHE]
-    same_store = settings.CACHES["default"].get("LOCATION") == settings.CACHES[
-        settings.PAYCENTER_RATE_LIMIT_CACHE
-    ].get("LOCATION")
+    locations = {
+        settings.CACHES[name].get("LOCATION") for name in ("default", settings.PAYCENTER_RATE_LIMIT_CACHE)
+    }
+    same_store = len(locations) == 1
     if not same_store or not hasattr(counters, "client") or time.monotonic() < _paused_until:
         return None
     failed, app_rate, ip_rate = _rate(FAILED_SIGNATURE, "ip"), _rate(scope, "app"), _rate(scope, "ip")
@@ -153,7 +159,7 @@ def admit(
         (scope, "ip", address, ip_rate),
     ]
     keys = [
-        counters.make_key(f"rl:{name}:{subject}:{who}:{_window(rate, now)[0] if rate else 0}")
+        counters.make_key(_key(scope=name, subject=subject, who=who, rate=rate, now=now))
         for name, subject, who, rate in counted
     ]
     keys.insert(1, nonce_cache.make_key(nonce_key))
@@ -161,9 +167,8 @@ def admit(
     args = [failed.count if failed else -1, nonce_ttl, *ttls]
     try:
         client = counters.client.get_client(write=True)
-        script = _admit_scripts.get(id(client))
-        if script is None:
-            script = _admit_scripts.setdefault(id(client), client.register_script(_ADMIT))
+        # register_script only computes the SHA; EVALSHA loads the script once per server.
+        script = client.register_script(_ADMIT)
         blocked, fresh, app_count, ip_count = script(keys=keys, args=args)
     except Exception:
         logger.warning("rate limits: the one-trip admission failed; checking one by one", exc_info=True)

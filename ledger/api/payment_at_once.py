@@ -16,7 +16,6 @@ import copy
 import functools
 import json
 
-from django.conf import settings
 from django.db import IntegrityError, connection
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -31,18 +30,18 @@ from paycenter.api.auth import (
     AUTHENTICATED_CALLER,
     AppCredentials,
     caller_of,
-    nonce_key,
-    nonce_remember,
     signature_verify,
+    signed_request_admit,
 )
+from paycenter.api.errors import paycenter_error_response
 from paycenter.api.views import IDEMPOTENCY_HEADER, RATE_COUNTED
-from paycenter.errors import AuthenticationError, PaycenterError, RateLimited, ReplayedRequest
-from paycenter.idempotency import MAX_KEY_LENGTH, request_fingerprint
+from paycenter.errors import PaycenterError
+from paycenter.idempotency import key_acceptable, request_fingerprint
 from paycenter.models import IdempotencyRecord
 from paycenter.money import to_minor
-from paycenter.ratelimit import admit, failed_signature_note, failed_signature_wait, rate_limit_hit
 
 _general = PaymentCollectionApi.as_view()
+SCOPE = PaymentCollectionApi.rate_scopes["POST"]
 
 
 class _PaymentInput(PaymentInput):
@@ -80,9 +79,12 @@ def _pay_at_once(request: HttpRequest) -> HttpResponse | None:
     if payment is None:
         return None
     # From here the request is ours: its nonce is spent.
-    refusal = _admit(request, credentials, nonce)
-    if refusal is not None:
-        return refusal
+    try:
+        signed_request_admit(
+            credentials=credentials, nonce=nonce, address=request.META.get("REMOTE_ADDR", ""), scope=SCOPE
+        )
+    except PaycenterError as refused:
+        return paycenter_error_response(refused)
     setattr(request, AUTHENTICATED_CALLER, caller_of(credentials))
     setattr(request, RATE_COUNTED, True)
     now = timezone.now()
@@ -115,14 +117,10 @@ def _pay_at_once(request: HttpRequest) -> HttpResponse | None:
 
 def _plain(request: HttpRequest, key: str | None) -> bool:
     """Headers the general view would take without a word."""
-    if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()):
+    if key is not None and not key_acceptable(key):
         return False
-    if request.content_type != "application/json" or request.content_params.get(
-        "charset", "utf-8"
-    ).lower() not in (
-        "utf-8",
-        "utf8",
-    ):
+    charset = request.content_params.get("charset", "utf-8").lower()
+    if request.content_type != "application/json" or charset not in ("utf-8", "utf8"):
         return False
     accept = request.headers.get("Accept", "*/*")
     ranges = [part.split(";", 1) for part in accept.split(",")]
@@ -157,56 +155,6 @@ def _payment_request(request: HttpRequest) -> PaymentRequest | None:
         expire_seconds=data["expire_seconds"],
         metadata=data["metadata"],
     )
-
-
-def _admit(request: HttpRequest, credentials: AppCredentials, nonce: str) -> HttpResponse | None:
-    """What the general view checks after the signature, in its order: the address's failed
-    signatures, the nonce, the rate limits (one Redis round trip when the stores allow). None
-    when the request may go on."""
-    address = request.META.get("REMOTE_ADDR", "")
-    now = timezone.now().timestamp()
-    try:
-        admission = admit(
-            scope="payment_create",
-            app_id=credentials.app_id,
-            address=address,
-            nonce_key=nonce_key(credentials, nonce),
-            nonce_ttl=settings.PAYCENTER_NONCE_TTL_SECONDS,
-            now=now,
-        )
-        if admission is None:
-            _admit_one_by_one(credentials, nonce, address=address, now=now)
-        elif admission.blocked_for is not None:
-            raise RateLimited(
-                "Too many failed signatures from this address.", retry_after=admission.blocked_for
-            )
-        elif not admission.fresh_nonce:
-            failed_signature_note(address=address, now=now)
-            raise ReplayedRequest()
-        elif admission.limited_for is not None:
-            raise RateLimited(retry_after=admission.limited_for)
-    except PaycenterError as refused:
-        body = _render(refused.as_body())
-        response = HttpResponse(body, status=refused.status, content_type="application/json")
-        retry_after = getattr(refused, "retry_after", None)
-        if retry_after:
-            response["Retry-After"] = str(retry_after)
-        return response
-    return None
-
-
-def _admit_one_by_one(credentials: AppCredentials, nonce: str, *, address: str, now: float) -> None:
-    wait = failed_signature_wait(address=address, now=now)
-    if wait is not None:
-        raise RateLimited("Too many failed signatures from this address.", retry_after=wait)
-    try:
-        nonce_remember(credentials, nonce)
-    except AuthenticationError:
-        failed_signature_note(address=address, now=now)
-        raise
-    wait = rate_limit_hit(scope="payment_create", app_id=credentials.app_id, address=address, now=now)
-    if wait is not None:
-        raise RateLimited(retry_after=wait)
 
 
 def _stored_response(

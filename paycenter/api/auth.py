@@ -32,7 +32,7 @@ from paycenter.errors import (
     TimestampOutOfRange,
 )
 from paycenter.memo import Recent
-from paycenter.ratelimit import failed_signature_note, failed_signature_wait
+from paycenter.ratelimit import Admission, admit, failed_signature_note, failed_signature_wait, rate_limit_hit
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ _recent_credentials: Recent[AppCredentials | None] = Recent()
 def signature_verify(request: HttpRequest) -> tuple[AppCredentials, str]:
     """Every check of a signed request that needs no shared store, in the documented
     order (app, timestamp, nonce's form, signature, source address): the app's credentials
-    and the nonce, which the caller must still remember (`nonce_remember`)."""
+    and the nonce, which the caller must still remember (`nonce_remember`, or `signed_request_admit`)."""
     headers = request.headers
     app_id = headers.get("X-App-Id", "")
     credentials = credentials_for(app_id) if app_id else None
@@ -135,13 +135,53 @@ def signature_verify(request: HttpRequest) -> tuple[AppCredentials, str]:
     return credentials, nonce
 
 
-def nonce_key(credentials: AppCredentials, nonce: str) -> str:
+def _nonce_key(credentials: AppCredentials, nonce: str) -> str:
     return f"nonce:{credentials.app_id}:{nonce}"
 
 
 def nonce_remember(credentials: AppCredentials, nonce: str) -> None:
-    if not _remember_nonce(nonce_key(credentials, nonce)):
+    if not _remember_nonce(_nonce_key(credentials, nonce)):
         raise ReplayedRequest()
+
+
+def too_many_failures(wait: float) -> RateLimited:
+    return RateLimited("Too many failed signatures from this address.", retry_after=wait)
+
+
+def signed_request_admit(*, credentials: AppCredentials, nonce: str, address: str, scope: str) -> None:
+    """For a request whose signature `signature_verify` accepted, and which then skips
+    AppSignatureAuthentication and AppApi's throttle: their remaining checks, in their order
+    — the address's failed signatures, the nonce, the rate limits of `scope` — in one Redis
+    round trip when the stores allow. Raises what they would."""
+    now, key = time.time(), _nonce_key(credentials, nonce)
+    admission = admit(
+        scope=scope,
+        app_id=credentials.app_id,
+        address=address,
+        nonce_key=key,
+        nonce_ttl=settings.PAYCENTER_NONCE_TTL_SECONDS,
+        now=now,
+    ) or _admit_one_by_one(credentials=credentials, nonce_key=key, address=address, scope=scope, now=now)
+    if admission.blocked_for is not None:
+        raise too_many_failures(admission.blocked_for)
+    if not admission.fresh_nonce:
+        failed_signature_note(address=address, now=now)
+        raise ReplayedRequest()
+    if admission.limited_for is not None:
+        raise RateLimited(retry_after=admission.limited_for)
+
+
+def _admit_one_by_one(
+    *, credentials: AppCredentials, nonce_key: str, address: str, scope: str, now: float
+) -> Admission:
+    """`admit`'s checks as separate calls, stopping where the script stops."""
+    blocked_for = failed_signature_wait(address=address, now=now)
+    if blocked_for is not None:
+        return Admission(blocked_for=blocked_for, fresh_nonce=False, limited_for=None)
+    if not _remember_nonce(nonce_key):
+        return Admission(blocked_for=None, fresh_nonce=False, limited_for=None)
+    limited_for = rate_limit_hit(scope=scope, app_id=credentials.app_id, address=address, now=now)
+    return Admission(blocked_for=None, fresh_nonce=True, limited_for=limited_for)
 
 
 def caller_of(credentials: AppCredentials) -> AppCaller:
@@ -161,7 +201,7 @@ class AppSignatureAuthentication(BaseAuthentication):
             # Checked before the signature: past the limit, guesses are not even verified.
             wait = failed_signature_wait(address=address, now=time.time())
             if wait is not None:
-                raise RateLimited("Too many failed signatures from this address.", retry_after=wait)
+                raise too_many_failures(wait)
             credentials, nonce = signature_verify(request._request)
             nonce_remember(credentials, nonce)
             return caller_of(credentials), None

@@ -97,6 +97,15 @@ def error_response(code: str, message: str, status: int, *, field: str | None = 
     return JsonResponse({"error": error}, status=status)
 
 
+def paycenter_error_response(exc: PaycenterError) -> JsonResponse:
+    """`exception_handler`'s answer to one of our errors, for views outside DRF."""
+    response = error_response(exc.code, exc.message, exc.status, field=exc.field)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
