@@ -16,7 +16,7 @@ import copy
 import functools
 import json
 
-from django.db import IntegrityError, connection
+from django.db import DataError, IntegrityError, connection
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
@@ -105,8 +105,10 @@ def _pay_at_once(request: HttpRequest) -> HttpResponse | None:
         written = at_once_commit(
             txn=txn, payer_account_id=payment.payer_account_id, also=also, event_data=data
         )
-    except IntegrityError:
-        written = False  # the key or the order number taken meanwhile
+    except (IntegrityError, DataError):
+        # The key or the order number taken meanwhile, or a value past a column's type (an
+        # account id past 64 bits): nothing was written, and the general view explains.
+        written = False
     if not written:
         return _general(request)
     response = HttpResponse(content, status=201, content_type="application/json")

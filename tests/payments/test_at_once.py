@@ -83,6 +83,7 @@ def test_the_key_with_another_body_is_refused(api, alice):
     [
         ({"amount": "100.01"}, 422, "insufficient_funds"),
         ({"payer_account_id": 10**12}, 404, "account_not_found"),
+        ({"payer_account_id": -(2**64)}, 404, "account_not_found"),  # past the column's type
         ({"currency": "USD"}, 422, "currency_mismatch"),
     ],
 )
