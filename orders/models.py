@@ -1,1 +1,0 @@
-"""Models come with their issue; the app is installed so migrations and layering hold."""
