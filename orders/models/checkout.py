@@ -228,7 +228,10 @@ class OrderRefund(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
     sub_order = models.ForeignKey(SubOrder, on_delete=models.PROTECT, related_name="refunds")
-    refund = models.OneToOneField(Transaction, on_delete=models.PROTECT, related_name="+")
+    serial = models.CharField(max_length=48, unique=True, help_text="the ledger refund's out_refund_no")
+    refund = models.OneToOneField(
+        Transaction, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     amount_minor = models.BigIntegerField()
     lines = models.JSONField(default=list, blank=True, help_text="[{line, quantity, amount_minor}]")
     reason = models.CharField(max_length=255, blank=True)
@@ -243,4 +246,4 @@ class OrderRefund(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.refund_id} for {self.sub_order_id}"
+        return self.serial
