@@ -238,6 +238,8 @@ CELERY_TIMEZONE = "UTC"
 # Hot accounts' buffered postings: applied on each commit in the embedded default (no beat
 # to sweep them), debounced into a Celery task otherwise.
 LEDGER_APPLY_AT_ONCE = env_bool("LEDGER_APPLY_AT_ONCE", not REDIS_URL)
+# An order not paid within this long is closed and its stock and coupons released.
+ORDER_PAYMENT_TIMEOUT_SECONDS = int(os.environ.get("ORDER_PAYMENT_TIMEOUT_SECONDS", "1800"))
 OUTBOX_LEASE_SECONDS = int(os.environ.get("OUTBOX_LEASE_SECONDS", "120"))
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "paycenter.tasks.outbox_sweep_task", "schedule": 15.0},
@@ -246,6 +248,7 @@ CELERY_BEAT_SCHEDULE = {
     "holds-expire": {"task": "ledger.tasks.holds_expire_task", "schedule": 30.0},
     "payments-query-due": {"task": "ledger.tasks.payments_query_due_task", "schedule": 5.0},
     "payments-expire": {"task": "ledger.tasks.payments_expire_task", "schedule": 30.0},
+    "orders-close-expired": {"task": "orders.tasks.orders_close_expired_task", "schedule": 30.0},
     "ledger-verify-nightly": {
         "task": "ledger.tasks.ledger_verify_task",
         "schedule": crontab(hour=2, minute=30),

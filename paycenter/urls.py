@@ -7,6 +7,7 @@ from paycenter.health import health
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("ledger.api.urls")),
+    path("", include("orders.api.order_urls")),
 ]
 
 urlpatterns = [

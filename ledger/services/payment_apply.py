@@ -74,6 +74,12 @@ def _flag(txn: Transaction, reason: str, detail: str) -> None:
     logger.error("ALERT %s %s: %s (%s)", txn.kind, txn.serial, reason, detail)
 
 
+def payment_flag(*, txn_id: int, reason: str, detail: str) -> None:
+    """For a higher app that finds the money and its own record disagreeing (an order given up
+    before its payment succeeded): flagged for a person, nothing moved."""
+    _flag(Transaction.objects.get(pk=txn_id), reason, detail)
+
+
 @transaction.atomic
 def payment_succeed(*, txn_id: int, result: ChannelPayment, now: datetime) -> str:
     txn = locks.transaction_for_update(transaction_id=txn_id)
