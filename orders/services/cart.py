@@ -190,10 +190,9 @@ def _group_key(line: CartLine, split_by: str) -> tuple[int, int | None, str]:
     return (line.seller_id, None, "")
 
 
-def cart_split(*, merchant_id: int, lines: list[CartLine], split_by: str) -> list[CartGroup]:
+def cart_split(*, lines: list[CartLine], split_by: str, rates: dict[int, int]) -> list[CartGroup]:
     """Sub-orders by the strategy, in the order their first line came, each with its
-    commission."""
-    rates = sellers_of(merchant_id=merchant_id)
+    commission (`rates`: seller id → basis points)."""
     groups: dict[tuple, CartGroup] = {}
     for line in lines:
         key = _group_key(line, split_by)
@@ -213,6 +212,6 @@ def cart_priced(
     return PricedCart(
         currency=lines[0].sku.currency,
         lines=lines,
-        groups=cart_split(merchant_id=merchant_id, lines=lines, split_by=split_by),
+        groups=cart_split(lines=lines, split_by=split_by, rates=sellers_of(merchant_id=merchant_id)),
         breakdown=breakdown,
     )

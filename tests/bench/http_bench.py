@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -206,13 +207,34 @@ def _signed(order: str, payer: int, port: int, shop: dict) -> bytes:
     return head.encode() + body
 
 
-def _wrk(wrk: str, label: str, seconds: int, port: int, shop: dict, meter: CpuMeter, args) -> dict:
+def _wrk(
+    wrk: str,
+    label: str,
+    seconds: int,
+    port: int,
+    shop: dict,
+    meter: CpuMeter,
+    args,
+    *,
+    requests: Callable[[Path], list[list[str]]] | None = None,
+    match: str | None = None,
+    until_done: bool = False,
+) -> dict:
+    """One wrk window. `requests(prefix)` writes the pre-signed requests per thread (default:
+    payments for the window at --max-rate) and returns their keys; `match` is the Lua pattern
+    of the key in a 201 (default: out_trade_no); `until_done`: the window is the requests,
+    not the time (`seconds` is then only an upper bound)."""
     prefix, results = args.out / "requests", args.out / f"wrk-{label.replace(' ', '-')}.results"
-    count = math.ceil(args.max_rate * seconds / args.threads) + args.connections
-    orders = _presign(label, port, shop, count, args.threads, prefix)  # just before: timestamps are fresh
+    if requests is None:
+        count = math.ceil(args.max_rate * seconds / args.threads) + args.connections
+        orders = _presign(label, port, shop, count, args.threads, prefix)  # just before: timestamps are fresh
+    else:
+        orders = requests(prefix)
     command = [wrk, "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds}s", "--latency"]
     command += ["--timeout", "30s", "-s", str(LUA), f"http://127.0.0.1:{port}{PATH}"]
     env = {**os.environ, "BENCH_WRK_REQUESTS": str(prefix), "BENCH_WRK_RESULTS": str(results)}
+    env.update({"BENCH_WRK_MATCH": match} if match else {})
+    env.update({"BENCH_WRK_UNTIL_DONE": "1"} if until_done else {})
     before = os.times()
     meter.start()
     with open(results.with_suffix(".txt"), "w") as out:
@@ -227,7 +249,7 @@ def _wrk(wrk: str, label: str, seconds: int, port: int, shop: dict, meter: CpuMe
     if proc.returncode != 0 or not results.exists():
         sys.exit(f"wrk exited with {proc.returncode}; see {results.with_suffix('.txt')}")
     run = {"label": label, "statuses": {}, "samples": [], "created": [], "sent": [], "in_flight": 0}
-    exhausted = 0
+    exhausted, spans = 0, []
     for line in results.read_text().splitlines():
         key, _, rest = line.partition(" ")
         if key == "status":
@@ -238,12 +260,19 @@ def _wrk(wrk: str, label: str, seconds: int, port: int, shop: dict, meter: CpuMe
             run["sent"] += orders[thread][:sent]
             run["in_flight"] += sent + spare - answered  # the spare GETs are answered too
             exhausted += spare
+        elif key == "span":
+            spans.append(tuple(int(x) for x in rest.split()[1:]))
         elif key in ("created", "sample"):
             run[f"{key}s" if key == "sample" else key].append(rest)
         else:
             run[key] = float(rest)
     ok = run["statuses"].get(201, 0)
     sockets = sum(int(run[f"socket_{kind}"]) for kind in ("connect", "read", "write", "timeout"))
+    if until_done:  # from the first request sent to the last answered, over the threads
+        spans = [(first, last) for first, last in spans if first]
+        run["duration_us"] = max(last for _, last in spans) - min(first for first, _ in spans)
+        run["statuses"].pop(200, None)  # the spare GET /health of threads done early
+        exhausted = 0
     run.update(
         ok=ok, rate=ok / (run["duration_us"] / 1e6), exhausted=exhausted, sockets=sockets, settle=settle
     )

@@ -1,9 +1,26 @@
--- Replays the pre-signed POST /api/v1/payments of tests/bench/http_bench.py.
+-- Replays the pre-signed POST /api/v1/payments of tests/bench/http_bench.py (and the orders
+-- and order payments of tests/bench/orders_bench.py).
 -- Thread n sends the requests of $BENCH_WRK_REQUESTS.n in order, each exactly once: a request
 -- sent twice is a 401 replay (its nonce is spent), so the threads never share a file. Every
--- answer is counted by status; done() writes the counts, latency percentiles and the order
--- numbers of the 201s to $BENCH_WRK_RESULTS for the harness to check against the database.
+-- answer is counted by status; done() writes the counts, latency percentiles and the numbers
+-- of the 201s ($BENCH_WRK_MATCH, a Lua pattern; the payment's out_trade_no by default) to
+-- $BENCH_WRK_RESULTS for the harness to check against the database.
+-- $BENCH_WRK_UNTIL_DONE=1: a fixed amount of work rather than a fixed time — a thread stops
+-- once all its requests are answered, and reports when its first was sent and its last
+-- answered (the harness's rate is requests over that span, not over wrk's duration).
+local ffi = require("ffi")
+ffi.cdef [[
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clock, bench_timespec *now);
+]]
+local clock = ffi.new("bench_timespec")
+local function now_us()
+   ffi.C.clock_gettime(1, clock) -- CLOCK_MONOTONIC
+   return tonumber(clock.tv_sec) * 1e6 + tonumber(clock.tv_nsec) / 1e3
+end
 local threads, next_id = {}, 0
+local match = os.getenv("BENCH_WRK_MATCH") or '"out_trade_no":%s*"([^"]+)"'
+local until_done = os.getenv("BENCH_WRK_UNTIL_DONE") == "1"
 
 function setup(thread)
    thread:set("id", next_id)
@@ -21,7 +38,7 @@ function init(args)
       queue[#queue + 1] = file:read(tonumber(size))
    end
    file:close()
-   sent, answered, exhausted = 0, 0, 0
+   sent, answered, exhausted, real_answered, first_us, last_us = 0, 0, 0, 0, 0, 0
    statuses, created, samples = {}, {}, {}
    -- Out of requests: a cheap unsigned GET keeps the connection busy; its 200 counts as an
    -- error (the harness asks for more pre-signed requests) instead of replaying a signed one.
@@ -30,6 +47,7 @@ end
 
 function request()
    if sent < #queue then
+      if sent == 0 then first_us = now_us() end
       sent = sent + 1
       return queue[sent]
    end
@@ -39,11 +57,19 @@ end
 
 function response(status, headers, body)
    answered = answered + 1
+   local spare = string.find(body or "", '"checks"', 1, true) -- the spare GET /health
+   if not spare then
+      real_answered = real_answered + 1
+      last_us = now_us()
+   end
    statuses[status] = (statuses[status] or 0) + 1
-   local order = status == 201 and string.match(body, '"out_trade_no":%s*"([^"]+)"')
+   if until_done and real_answered >= #queue then
+      wrk.thread:stop()
+   end
+   local order = status == 201 and string.match(body, match)
    if order then
       created[#created + 1] = order
-   elseif #samples < 5 then
+   elseif #samples < 5 and not (until_done and spare) then
       samples[#samples + 1] = status .. " " .. string.sub(string.gsub(body or "", "%s+", " "), 1, 300)
    end
 end
@@ -63,6 +89,7 @@ function done(summary, latency, requests)
       local id = thread:get("id")
       out:write(string.format("thread %d %.0f %.0f %.0f\n", id, thread:get("sent"), thread:get("answered"),
          thread:get("exhausted")))
+      out:write(string.format("span %d %.0f %.0f\n", id, thread:get("first_us"), thread:get("last_us")))
       spare = spare + thread:get("exhausted")
       for status, n in pairs(thread:get("statuses")) do
          out:write(string.format("status %d %.0f\n", status, n))
