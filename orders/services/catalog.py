@@ -26,7 +26,7 @@ from orders.errors import (
 from orders.models import MarketplaceSeller, PriceTier, Product, Sku, Stock, Warehouse
 from paycenter.audit import audit_record
 from paycenter.errors import InvalidRequest
-from paycenter.money import currency_exponent
+from paycenter.money import currency_exponent, format_minor, parse_minor
 
 CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_TIERS = 20
@@ -304,3 +304,21 @@ def stock_adjust(*, sku_id: int, warehouse_id: int, delta: int, actor: str, now:
     stock.refresh_from_db()
     audit_record(actor=actor, action="stock.adjust", target=stock, now=now, data={"delta": delta})
     return stock
+
+
+def price_tiers_parse(text: str, currency: str) -> list[Tier]:
+    """Tiers as imports and the demo write them: "1:30.00;10:25.00" (from 1 unit 30.00 each,
+    from 10 units 25.00 each), amounts in the currency's decimals, never rounded."""
+    tiers = []
+    for part in (text or "").replace(",", ";").split(";"):
+        if not part.strip():
+            continue
+        quantity, _, price = part.partition(":")
+        if not quantity.strip().isdigit() or not price.strip():
+            raise InvalidPriceTiers(f"{part.strip()!r} is not quantity:price.", field="price_tiers")
+        tiers.append(Tier(int(quantity), parse_minor(price.strip(), currency, field="price_tiers")))
+    return price_tiers_check(tiers)
+
+
+def price_tiers_format(tiers: Sequence[PriceTier], currency: str) -> str:
+    return ";".join(f"{t.min_quantity}:{format_minor(t.unit_price_minor, currency)}" for t in tiers)
