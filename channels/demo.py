@@ -19,8 +19,14 @@ T = TypeVar("T")
 
 @register(order=15, name="channels")
 def seed(context: dict) -> None:
-    merchant_id = context["merchant_id"]
-    notes = context.setdefault("notes", [])
+    mc = demo_channels_activate(merchant_id=context["merchant_id"], notes=context.setdefault("notes", []))
+    if mc is not None:
+        context["sandbox_channel"] = mc
+
+
+def demo_channels_activate(*, merchant_id: int, notes: list, wait: bool = True) -> MerchantChannel | None:
+    """Balance and sandbox for a demo merchant; the sandbox channel, or None when the sandbox
+    platform is not there (`wait`: give it SANDBOX_WAIT_SECONDS to start)."""
     merchant_channel_activate(
         merchant_id=merchant_id, channel="balance", actor="seed_demo", now=timezone.now()
     )
@@ -30,14 +36,17 @@ def seed(context: dict) -> None:
         ),
         failed="sandbox channel not activated",
         notes=notes,
+        wait=wait,
     )
     if mc is None:
-        return
+        return None
     url = settings.SANDBOX_CHANNEL_URL
     if mc.params.get("base_url") != url:
         # Seeded by an earlier `make run` on other ports: follow the sandbox if it is the same
         # platform (same database, so it knows the merchant's key), else say so.
-        moved = _while_the_sandbox_starts(lambda: _follow(mc, url), failed="sandbox not found", notes=notes)
+        moved = _while_the_sandbox_starts(
+            lambda: _follow(mc, url), failed="sandbox not found", notes=notes, wait=wait
+        )
         if moved:
             mc.refresh_from_db()
         else:
@@ -45,13 +54,15 @@ def seed(context: dict) -> None:
                 f"note: the sandbox channel was activated against {mc.params.get('base_url')}, "
                 f"another platform than {url}; delete db.sqlite3 and var/ to seed afresh"
             )
-    context["sandbox_channel"] = mc
     notes.append(f"channels: balance, sandbox (merchant channel {mc.pk} at {mc.params['base_url']})")
+    return mc
 
 
-def _while_the_sandbox_starts(action: Callable[[], T], *, failed: str, notes: list) -> T | None:
+def _while_the_sandbox_starts(
+    action: Callable[[], T], *, failed: str, notes: list, wait: bool = True
+) -> T | None:
     """`make run` starts the sandbox beside us: retry for a while before giving up."""
-    deadline = time.monotonic() + SANDBOX_WAIT_SECONDS
+    deadline = time.monotonic() + (SANDBOX_WAIT_SECONDS if wait else 0)
     while True:
         try:
             return action()

@@ -5,4 +5,4 @@ class OrdersConfig(AppConfig):
     name = "orders"
 
     def ready(self) -> None:
-        from orders import subscribers, tasks  # noqa: F401  (they register themselves)
+        from orders import demo, subscribers, tasks  # noqa: F401  (they register themselves)

@@ -37,6 +37,7 @@ def test_seed_demo_is_idempotent_and_its_credentials_work():
     first = json.loads(run("seed_demo", "--json"))
     second = json.loads(run("seed_demo", "--json"))
     assert first == second
-    assert Merchant.objects.count() == 1 and MerchantApp.objects.count() == 1
+    # The shop, and the marketplace (orders.demo) with its two sellers; apps: shop and mall.
+    assert Merchant.objects.count() == 4 and MerchantApp.objects.count() == 2
     client = SignedClient(app_id=first["app_id"], secret=first["secret"])
     assert client.post("/api/v1/customers", {"external_id": "demo-customer"}).status_code == 200
