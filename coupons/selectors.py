@@ -45,6 +45,10 @@ def with_terms(queryset: QuerySet[BuyerCoupon]) -> QuerySet[BuyerCoupon]:
     return queryset.select_related("batch__template", "customer")
 
 
+def coupon_with_terms(*, coupon_id: int) -> BuyerCoupon:
+    return with_terms(BuyerCoupon.objects.filter(pk=coupon_id)).get()
+
+
 def _cursor_encode(coupon_id: int) -> str:
     return base64.urlsafe_b64encode(f"c{coupon_id}".encode()).decode().rstrip("=")
 

@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("ledger.api.urls")),
     path("", include("orders.api.order_urls")),
+    path("", include("coupons.api.urls")),
 ]
 
 urlpatterns = [
