@@ -237,14 +237,29 @@ def account_get_or_open(
         return Account.objects.get(**lookup)
 
 
+PLATFORM_KINDS = {
+    AccountKind.PLATFORM_REVENUE,
+    AccountKind.CHANNEL_CLEARING,
+    AccountKind.PLATFORM_FUNDING,
+    AccountKind.COUPON_SUBSIDY,
+}
+OVERDRAWN_PLATFORM_KINDS = {
+    AccountKind.CHANNEL_CLEARING,
+    AccountKind.PLATFORM_FUNDING,
+    AccountKind.COUPON_SUBSIDY,
+}
+
+
 def platform_account_get_or_open(*, kind: str, currency: str, now: datetime) -> Account:
-    """The platform's own account of a kind (clearing, revenue, funding), opened on first use."""
-    if kind not in {AccountKind.PLATFORM_REVENUE, AccountKind.CHANNEL_CLEARING, AccountKind.PLATFORM_FUNDING}:
+    """The platform's own account of a kind (clearing, revenue, funding, coupon subsidy),
+    opened on first use. The coupon subsidy account goes negative by what the platform's
+    coupons have cost it, as funding does by what the platform has put in."""
+    if kind not in PLATFORM_KINDS:
         raise InvalidRequest(f"{kind} is not a platform account kind.")
     return account_get_or_open(
         kind=kind,
         currency=currency,
-        allow_overdraft=kind in {AccountKind.CHANNEL_CLEARING, AccountKind.PLATFORM_FUNDING},
+        allow_overdraft=kind in OVERDRAWN_PLATFORM_KINDS,
         buffered=True,
         now=now,
     )

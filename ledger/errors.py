@@ -62,6 +62,16 @@ class RefundExceedsPayment(Unprocessable):
     default_message = "Refunds would exceed what was paid."
 
 
+class RefundNeedsSplit(Unprocessable):
+    code = "refund_needs_split"
+    default_message = "This payment is split between merchants: refund it by its order's sub-order."
+
+
+class SplitNotFound(NotFound):
+    code = "split_not_found"
+    default_message = "The payment has no split by that reference."
+
+
 class DuplicateOutTradeNo(Conflict):
     code = "duplicate_out_trade_no"
     default_message = "This app already used this out_trade_no."

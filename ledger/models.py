@@ -172,15 +172,43 @@ class Transaction(ConcurrentTransitionMixin, models.Model):
 
 
 class TransactionDetail(models.Model):
-    """The share of one merchant when a transaction splits across merchants (C1)."""
+    """One merchant's share of a payment split across merchants (C1): a marketplace order's
+    sub-order. The payer pays `amount`; the platform adds `subsidy` (its coupons) and keeps
+    `commission`; the merchant is credited `amount + subsidy - commission`. Refunds against
+    it reverse those in proportion (ledger.services.splits)."""
 
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="details")
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
-    amount_minor = minor_units()
+    reference = models.CharField(max_length=64, help_text="the caller's name for it (a sub-order)")
+    amount_minor = minor_units(help_text="what the payer pays towards it")
+    subsidy_minor = minor_units(default=0, help_text="what the platform's coupon subsidy adds")
+    commission_minor = minor_units(default=0, help_text="what the platform keeps")
+    refunded_minor = minor_units(default=0)
     currency = models.CharField(max_length=3)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(amount_minor__gt=0), name="detail_amount_positive")]
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount_minor__gte=0, subsidy_minor__gte=0, commission_minor__gte=0),
+                name="detail_amounts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_minor__gt=0) | Q(subsidy_minor__gt=0), name="detail_moves_money"
+            ),
+            models.CheckConstraint(
+                condition=Q(commission_minor__lte=F("amount_minor") + F("subsidy_minor")),
+                name="detail_commission_within_share",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_minor__gte=0, refunded_minor__lte=F("amount_minor")),
+                name="detail_refunded_within_amount",
+            ),
+            models.UniqueConstraint(fields=["transaction", "reference"], name="detail_unique_reference"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
 
 
 class JournalEntry(models.Model):

@@ -16,13 +16,17 @@ _H = Hold._meta.db_table
 _E = JournalEntry._meta.db_table
 _T = Transaction._meta.db_table
 # The platform's own money: only an approved adjustment, a coupon subsidy or a settlement
-# may take from it — never an app's request (a balanced entry is not proof enough).
+# may take from it — never an app's request (a balanced entry is not proof enough). A split
+# payment spends the coupon subsidy its order's platform coupons granted; a refund of one
+# takes back the commission the platform earned on it.
 _PLATFORM = ", ".join(
     f"'{k}'" for k in (AccountKind.PLATFORM_FUNDING, AccountKind.PLATFORM_REVENUE, AccountKind.COUPON_SUBSIDY)
 )
 _MAY_DEBIT_PLATFORM = (
     f"(t.kind = '{TransactionKind.ADJUSTMENT}' AND t.status = '{TransactionStatus.SUCCEEDED}')"
     f" OR t.kind = '{TransactionKind.SETTLEMENT}' OR e.reason = 'coupon_subsidy'"
+    f" OR (e.reason = 'split_payment' AND a.kind = '{AccountKind.COUPON_SUBSIDY}')"
+    f" OR (e.reason = 'split_refund' AND a.kind = '{AccountKind.PLATFORM_REVENUE}')"
 )
 _SIGNED = "CASE WHEN p.direction = 'credit' THEN p.amount_minor ELSE -p.amount_minor END"
 

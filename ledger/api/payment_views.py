@@ -23,6 +23,7 @@ from ledger.errors import (
     InsufficientFunds,
     InvalidState,
     RefundExceedsPayment,
+    RefundNeedsSplit,
     RetryTooSoon,
     SameAccount,
     TransactionNotFound,
@@ -155,7 +156,14 @@ class PaymentVoidApi(AppApi):
 
 
 class RefundCreateApi(AppApi):
-    @raises(InvalidState, RefundExceedsPayment, DuplicateOutTradeNo, InsufficientFunds, AccountNotActive)
+    @raises(
+        InvalidState,
+        RefundExceedsPayment,
+        RefundNeedsSplit,
+        DuplicateOutTradeNo,
+        InsufficientFunds,
+        AccountNotActive,
+    )
     @extend_schema(request=RefundInput, responses={201: RefundOutput})
     def post(self, request: Request, payment_id: str) -> Response:
         payment = _payment(request, payment_id)

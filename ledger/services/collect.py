@@ -13,6 +13,9 @@ from ledger.choices import TransactionStatus
 from ledger.models import Transaction
 from ledger.services.channel_calls import next_query_at, notify_url
 from ledger.services.payment_apply import payment_apply, payment_fail
+from ledger.services.splits import Split
+
+__all__ = ["PaymentRequest", "Split", "channel_collect", "default_method"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class PaymentRequest:
     capture: bool = True
     expire_seconds: int = 900
     metadata: dict = field(default_factory=dict)
+    splits: tuple[Split, ...] = ()  # between merchants (an order's sub-orders): ledger.services.splits
 
 
 def default_method(methods: frozenset[str]) -> str:

@@ -5,6 +5,7 @@ confirm or cancel finds it resolved the same way and returns it. A hold resolves
 the transition is a conditional UPDATE (ConcurrentTransitionMixin) under a row lock.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -67,8 +68,12 @@ def hold_confirm(
     reason: str,
     now: datetime,
     amount_minor: int | None = None,
+    also: Sequence[Leg] = (),
+    credit_minor: int | None = None,
 ) -> Hold:
-    """Consume `amount_minor` (all when None) into `credit_account`; the rest is unfrozen."""
+    """Consume `amount_minor` (all when None) into `credit_account`; the rest is unfrozen.
+    `also`: more legs of the same entry (a split refund's commission and subsidy), when
+    `credit_account` is credited `credit_minor` rather than the amount consumed."""
     hold = locks.hold_for_update(hold_id=hold_id)
     amount = hold.amount_minor if amount_minor is None else amount_minor
     if hold.status == HoldStatus.CONFIRMED and hold.confirmed_minor == amount:
@@ -85,7 +90,8 @@ def hold_confirm(
         reason=reason,
         legs=[
             Leg(account=hold.account, direction=Direction.DEBIT, amount_minor=amount, hold=hold),
-            Leg(account=credit_account, direction=Direction.CREDIT, amount_minor=amount),
+            Leg(account=credit_account, direction=Direction.CREDIT, amount_minor=credit_minor or amount),
+            *also,
         ],
         now=now,
     )

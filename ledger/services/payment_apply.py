@@ -21,6 +21,7 @@ from ledger.services.events import event_emit
 from ledger.services.holds import hold_cancel, hold_confirm
 from ledger.services.journal import Leg, journal_post
 from ledger.services.records import clearing_account_get_or_open
+from ledger.services.splits import SPLIT_PAYMENT, split_legs
 
 logger = logging.getLogger(__name__)
 S = TransactionStatus
@@ -119,19 +120,14 @@ def _post_payment(txn: Transaction, *, amount_minor: int, now: datetime) -> None
         )
         return
     # From outside: the channel confirmed the money, which arrives through clearing.
-    journal_post(
-        txn=txn,
-        reason=txn.kind,
-        legs=[
-            Leg(
-                account=clearing_account_get_or_open(currency=txn.currency, now=now),
-                direction=Direction.DEBIT,
-                amount_minor=amount_minor,
-            ),
-            Leg(account=payee, direction=Direction.CREDIT, amount_minor=amount_minor),
-        ],
-        now=now,
-    )
+    clearing = clearing_account_get_or_open(currency=txn.currency, now=now)
+    debit = Leg(account=clearing, direction=Direction.DEBIT, amount_minor=amount_minor)
+    shares = split_legs(txn=txn, now=now)
+    if shares:
+        journal_post(txn=txn, reason=SPLIT_PAYMENT, legs=[debit, *shares], now=now)
+        return
+    credit = Leg(account=payee, direction=Direction.CREDIT, amount_minor=amount_minor)
+    journal_post(txn=txn, reason=txn.kind, legs=[debit, credit], now=now)
 
 
 @transaction.atomic

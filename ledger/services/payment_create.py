@@ -36,6 +36,7 @@ from ledger.services.records import (
     transaction_build,
     transaction_insert,
 )
+from ledger.services.splits import SPLIT_PAYMENT, details_write, split_legs, splits_check
 from paycenter.errors import InvalidRequest
 
 S = TransactionStatus
@@ -58,6 +59,7 @@ def payment_create(
     )
     if existing is not None:
         return existing
+    splits_check(request.splits, amount_minor=request.amount_minor, capture=request.capture)
     routes = route(
         merchant_id=merchant_id,
         channel=request.channel,
@@ -113,7 +115,7 @@ def _pay_from_balance(
                 finished_at=now,
             ),
             lambda record: _pay_from_balance_commit(
-                record, payer_account_id=request.payer_account_id, now=now
+                record, payer_account_id=request.payer_account_id, splits=request.splits, now=now
             ),
         )
     except AlreadyDone as done:  # a concurrent twin with the same key committed first
@@ -149,7 +151,7 @@ def _payment_fields(
 
 @transaction.atomic(durable=True)
 def _pay_from_balance_commit(
-    record: Transaction, *, payer_account_id: int | None, now: datetime
+    record: Transaction, *, payer_account_id: int | None, splits: tuple, now: datetime
 ) -> Transaction:
     payer, payee = _balance_accounts(
         merchant_id=record.merchant_id, payer_account_id=payer_account_id, currency=record.currency, now=now
@@ -157,15 +159,15 @@ def _pay_from_balance_commit(
     record.payer_account, record.payee_account = payer, payee
     record.save(force_insert=True)
     amount = record.amount_minor
-    journal_post(
-        txn=record,
-        reason="payment",
-        legs=[
-            Leg(account=payer, direction=Direction.DEBIT, amount_minor=amount),
-            Leg(account=payee, direction=Direction.CREDIT, amount_minor=amount),
-        ],
-        now=now,
-    )
+    debit = Leg(account=payer, direction=Direction.DEBIT, amount_minor=amount)
+    if splits:
+        details_write(txn=record, splits=splits)
+        journal_post(
+            txn=record, reason=SPLIT_PAYMENT, legs=[debit, *split_legs(txn=record, now=now)], now=now
+        )
+    else:
+        credit = Leg(account=payee, direction=Direction.CREDIT, amount_minor=amount)
+        journal_post(txn=record, reason="payment", legs=[debit, credit], now=now)
     event_emit(txn=record, event_type="payment.succeeded", now=now)
     return record
 
@@ -222,6 +224,7 @@ def _prepay(
         payer_account=payer,
         payee_account=payee,
     )
+    details_write(txn=txn, splits=request.splits)
     if payer is not None:
         # An unpaid payment's hold lapses with it; an authorization's lives until it is
         # captured or voided (the expiry sweep voids it after AUTHORIZATION_TTL).

@@ -20,17 +20,26 @@ from channels import gateway
 from channels.base import ChannelError, ChannelRefund, ChannelTimeout, ChannelUnreachable
 from channels.choices import ChannelState
 from ledger import locks
-from ledger.choices import TransactionKind, TransactionStatus
-from ledger.errors import InvalidState, RefundExceedsPayment
+from ledger.choices import Direction, TransactionKind, TransactionStatus
+from ledger.errors import InvalidState, RefundExceedsPayment, RefundNeedsSplit
 from ledger.models import Transaction
 from ledger.services.channel_calls import channel_of, next_query_at
 from ledger.services.events import event_emit
 from ledger.services.holds import hold_cancel, hold_confirm, hold_freeze
+from ledger.services.journal import Leg, journal_post
 from ledger.services.records import (
     clearing_account_get_or_open,
     replay_if_done,
     replayable,
+    settlement_account_get_or_open,
     transaction_insert,
+)
+from ledger.services.splits import (
+    SPLIT_REFUND,
+    RefundParts,
+    split_refund_legs,
+    split_release,
+    split_reserve,
 )
 from paycenter.dbretry import retry_on_conflict
 
@@ -51,7 +60,9 @@ def refund_create(
     out_refund_no: str | None = None,
     options: dict | None = None,
     idempotency_key: str | None = None,
+    detail_reference: str | None = None,
 ) -> Transaction:
+    """`detail_reference`: which split of a split payment (an order's sub-order) it refunds."""
     refund = refund_request(
         app_id=app_id,
         payment_id=payment_id,
@@ -59,6 +70,7 @@ def refund_create(
         reason=reason,
         out_refund_no=out_refund_no,
         idempotency_key=idempotency_key,
+        detail_reference=detail_reference,
         now=now,
     )
     if refund.status != S.PENDING or refund.channel_state:
@@ -78,6 +90,7 @@ def refund_request(
     reason: str = "",
     out_refund_no: str | None = None,
     idempotency_key: str | None = None,
+    detail_reference: str | None = None,
 ) -> Transaction:
     if app_id is not None and idempotency_key is not None:
         replay_if_done(
@@ -95,6 +108,7 @@ def refund_request(
     ).update(refunded_minor=F("refunded_minor") + amount_minor)
     if not reserved:
         raise RefundExceedsPayment(field="amount")
+    parts = _split_reserve(payment=payment, reference=detail_reference, amount_minor=amount_minor)
     refund = transaction_insert(
         kind=TransactionKind.REFUND,
         amount_minor=amount_minor,
@@ -110,13 +124,31 @@ def refund_request(
         payee_account_id=payment.payer_account_id,
         memo=reason[:255],
         next_query_at=now + ORPHAN_QUERY_AFTER,  # cleared by any answer; covers a lost call
+        metadata={"split": parts.as_metadata()} if parts else {},
         now=now,
     )
-    merchant = Account.objects.get(pk=payment.payee_account_id)
-    hold_freeze(
-        key=f"refund:{refund.serial}", account=merchant, amount_minor=amount_minor, txn=refund, now=now
-    )
+    if parts is None:
+        merchant = Account.objects.get(pk=payment.payee_account_id)
+        frozen = amount_minor
+    else:  # the split's merchant gives its share back; the platform its commission, at the end
+        merchant = settlement_account_get_or_open(
+            merchant_id=parts.merchant_id, currency=payment.currency, now=now
+        )
+        frozen = parts.merchant_minor
+    if frozen:
+        hold_freeze(key=f"refund:{refund.serial}", account=merchant, amount_minor=frozen, txn=refund, now=now)
     return refund
+
+
+def _split_reserve(*, payment: Transaction, reference: str | None, amount_minor: int) -> RefundParts | None:
+    if not payment.details.exists():
+        return None
+    if reference is None:
+        raise RefundNeedsSplit(field="detail_reference")
+    parts = split_reserve(payment=payment, reference=reference, amount_minor=amount_minor)
+    if parts is None:
+        raise RefundExceedsPayment("Refunds would exceed what was paid towards this split.", field="amount")
+    return parts
 
 
 def refund_execute(*, refund_id: int, options: dict, now: datetime) -> Transaction:
@@ -184,12 +216,12 @@ def refund_succeed(*, refund_id: int, channel_refund_no: str | None, now: dateti
     refund.finished_at, refund.next_query_at = now, None
     refund.save()
     payer = Account.objects.filter(pk=payment.payer_account_id).first()
-    hold_confirm(
-        hold_id=refund.holds.get().pk,
-        credit_account=payer or clearing_account_get_or_open(currency=refund.currency, now=now),
-        reason="refund",
-        now=now,
-    )
+    payer = payer or clearing_account_get_or_open(currency=refund.currency, now=now)
+    split = refund.metadata.get("split")
+    if split:
+        _split_refund_post(refund=refund, parts=RefundParts(**split), payer=payer, now=now)
+    else:
+        hold_confirm(hold_id=refund.holds.get().pk, credit_account=payer, reason="refund", now=now)
     refunded = sum(payment.refunds.filter(status=S.SUCCEEDED).values_list("amount_minor", flat=True))
     if refunded >= payment.paid_minor:
         payment.refund_fully()
@@ -198,6 +230,29 @@ def refund_succeed(*, refund_id: int, channel_refund_no: str | None, now: dateti
     payment.save()
     event_emit(txn=refund, event_type="refund.succeeded", now=now)
     return "applied"
+
+
+def _split_refund_post(*, refund: Transaction, parts: RefundParts, payer: Account, now: datetime) -> None:
+    """One entry: the merchant's frozen share, the platform's commission back, the coupon
+    subsidy returned to the platform, the refund to the payer."""
+    hold = refund.holds.first()
+    also = split_refund_legs(parts=parts, currency=refund.currency, now=now)
+    if hold is not None:
+        hold_confirm(
+            hold_id=hold.pk,
+            credit_account=payer,
+            credit_minor=refund.amount_minor,
+            also=also,
+            reason=SPLIT_REFUND,
+            now=now,
+        )
+        return
+    journal_post(
+        txn=refund,
+        reason=SPLIT_REFUND,
+        legs=[*also, Leg(account=payer, direction=Direction.CREDIT, amount_minor=refund.amount_minor)],
+        now=now,
+    )
 
 
 @transaction.atomic
@@ -212,8 +267,12 @@ def refund_fail(*, refund_id: int, reason: str, now: datetime) -> Transaction:
     refund.finished_at, refund.next_query_at = now, None
     refund.metadata = {**refund.metadata, "failure_reason": reason[:200]}
     refund.save()
-    hold_cancel(hold_id=refund.holds.get().pk, now=now)
+    for hold in refund.holds.all():
+        hold_cancel(hold_id=hold.pk, now=now)
     Transaction.objects.filter(pk=parent_id).update(refunded_minor=F("refunded_minor") - refund.amount_minor)
+    split = refund.metadata.get("split")
+    if split:
+        split_release(payment_id=parent_id, reference=split["reference"], amount_minor=refund.amount_minor)
     event_emit(txn=refund, event_type="refund.failed", now=now)
     return refund
 

@@ -1,4 +1,5 @@
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -79,7 +80,11 @@ class OrderCreateApi(AppApi):
 
 class OrderPreviewApi(AppApi):
     @raises(InsufficientStock, UnknownSku)
-    @extend_schema(request=OrderPreviewInput, summary="Price a cart without reserving anything")
+    @extend_schema(
+        request=OrderPreviewInput,
+        responses={200: OpenApiTypes.OBJECT},
+        summary="Price a cart without reserving anything",
+    )
     def post(self, request: Request) -> Response:
         body = OrderPreviewInput(data=request.data)
         body.is_valid(raise_exception=True)

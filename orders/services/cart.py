@@ -12,9 +12,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from coupons.pricing import Breakdown, Line, Offer, price
 from django.db.models import F, Prefetch
 
+from coupons.pricing import Breakdown, Line, Offer, price
 from orders.choices import SplitBy
 from orders.errors import InsufficientStock, UnknownSku
 from orders.models import PriceTier, Sku, Stock

@@ -6,12 +6,12 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from coupons.services import coupon_offers, coupons_lock
 from django.conf import settings
 from django.db import transaction
 
 from accounts.models import Customer
 from accounts.services import customer_get_or_create
+from coupons.services import coupon_offers, coupons_lock
 from orders.choices import SplitBy
 from orders.models import Order, OrderLine, StockReservation, SubOrder
 from orders.services.cart import Item, PricedCart, cart_lines, cart_priced, stock_choose, stock_reserve

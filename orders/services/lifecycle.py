@@ -5,9 +5,9 @@ effect and the rest find it done. Fulfilment steps for operations."""
 import logging
 from datetime import datetime
 
-from coupons.services import coupons_consume, coupons_issue_on_event, coupons_release
 from django.db import transaction
 
+from coupons.services import coupons_consume, coupons_issue_on_event, coupons_release
 from ledger.choices import TransactionStatus
 from ledger.errors import InvalidState
 from ledger.models import Transaction

@@ -14,7 +14,7 @@ from orders.models import Order, Stock, StockReservation
 from orders.services.lifecycle import orders_close_expired
 from tests.ledger.conftest import assert_ledger_clean
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # the payment's events reach orders after commit
 
 
 def _balance(merchant=None, *, kind=AccountKind.MERCHANT_SETTLEMENT) -> int:
