@@ -129,11 +129,29 @@ def allocate(total: Decimal, weights: Sequence[Decimal | int], currency: str) ->
         raise ValueError("weights must not all be zero")
     units = to_minor(total, currency)
     sign = -1 if units < 0 else 1
-    units = abs(units)
+    parts = _largest_remainder(abs(units), exact_weights)
+    return [from_minor(sign * part, currency) for part in parts]
+
+
+def allocate_minor(units: int, weights: Sequence[int]) -> list[int]:
+    """`allocate` in whole minor units: `units` (≥ 0) split in proportion to integer weights
+    (≥ 0, not all zero) by the largest remainder; the parts sum exactly to `units`, and no
+    part exceeds its weight when `units` ≤ the weights' sum (coupon discounts rely on it)."""
+    if not weights:
+        raise ValueError("allocate_minor needs at least one weight")
+    if units < 0 or any(not isinstance(w, int) or isinstance(w, bool) or w < 0 for w in weights):
+        raise ValueError("allocate_minor takes a non-negative whole amount and whole weights")
+    if sum(weights) == 0:
+        raise ValueError("weights must not all be zero")
+    return _largest_remainder(units, [Fraction(w) for w in weights])
+
+
+def _largest_remainder(units: int, exact_weights: list[Fraction]) -> list[int]:
+    weight_sum = sum(exact_weights)
     shares = [units * w / weight_sum for w in exact_weights]
     floors = [s.numerator // s.denominator for s in shares]
     leftover = units - sum(floors)
     by_remainder = sorted(range(len(shares)), key=lambda i: (-(shares[i] - floors[i]), i))
     for i in by_remainder[:leftover]:
         floors[i] += 1
-    return [from_minor(sign * part, currency) for part in floors]
+    return floors

@@ -249,6 +249,7 @@ CELERY_BEAT_SCHEDULE = {
     "payments-query-due": {"task": "ledger.tasks.payments_query_due_task", "schedule": 5.0},
     "payments-expire": {"task": "ledger.tasks.payments_expire_task", "schedule": 30.0},
     "orders-close-expired": {"task": "orders.tasks.orders_close_expired_task", "schedule": 30.0},
+    "coupons-expire": {"task": "coupons.tasks.coupons_expire_task", "schedule": 300.0},
     "ledger-verify-nightly": {
         "task": "ledger.tasks.ledger_verify_task",
         "schedule": crontab(hour=2, minute=30),

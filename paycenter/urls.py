@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("ledger.api.urls")),
     path("", include("orders.api.order_urls")),
     path("", include("orders.api.catalog_urls")),
+    path("", include("coupons.api.urls")),
 ]
 
 urlpatterns = [
