@@ -1,10 +1,11 @@
 """The demo marketplace: "Demo Mall" (balance and sandbox channels, an app), a buyer with a
-funded wallet, and two sellers with catalogs across two warehouses each. `seed_demo` prints
+funded wallet, two sellers with catalogs across two warehouses each, and coupon batches of
+every kind (coupons.demo). `seed_demo` prints
 the mall app's credentials: an app that lists products and places orders is a marketplace's.
 
 Idempotent: everything is looked up by its name or code first and made only when missing.
-Hook: seeders registered after this one (order > 30, e.g. the coupons app's demo batches)
-find `context["mall"]`, the dict `mall_seed` returns."""
+Seeders registered after this one (order > 30) find `context["mall"]`, the dict `mall_seed`
+returns."""
 
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from accounts.choices import MerchantStatus
 from accounts.demo import DEMO_CUSTOMER
 from accounts.models import Account, Merchant, MerchantApp
 from channels.demo import demo_channels_activate
+from coupons.demo import coupon_batches_seed
 from ledger.services.adjustments import adjustment_propose
 from orders.choices import ProductStatus
 from orders.models import MarketplaceSeller, Product, Sku, Warehouse
@@ -157,13 +159,22 @@ def mall_seed(*, now: datetime, wait_for_sandbox: bool = True) -> dict:
     wallet = _buyer_wallet(mall, now)
     sellers = {name: _seller(mall, name, now) for name in SELLERS}
     _catalog(sellers, now)
-    # Coupon batches for the mall and its sellers: a seeder after this one (see the module).
+    products = Product.objects.filter(seller__in=sellers.values()).order_by("id")
+    batches = coupon_batches_seed(
+        merchant=mall,
+        sellers=list(sellers.values()),
+        product_ids=list(products.values_list("id", flat=True)),
+        categories=sorted(set(products.values_list("category", flat=True))),
+        currency=CURRENCY,
+        now=now,
+    )
     balance = f"{format_minor(wallet.total_minor, wallet.currency)} {wallet.currency}"
     shown = ", ".join(f"{n} (merchant {s.pk}, {SELLERS[n][0] / 100:g}%)" for n, s in sellers.items())
     notes[:0] = [
         f"marketplace: {DEMO_MALL} (merchant {mall.pk}); the credentials above are its app's",
         f"sellers: {shown}; GET /api/v1/products lists their catalogs",
         f"buyer: {DEMO_CUSTOMER}, wallet {wallet.pk} balance {balance}",
+        "coupon batches (POST /api/v1/coupons/claim): " + ", ".join(b.code for b in batches),
     ]
     return {
         "merchant_id": mall.pk,

@@ -6,6 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from channels.errors import ChannelUnavailable
+from coupons.errors import CouponNotApplicable, CouponNotFound, CouponsNotStackable, CouponUnavailable
 from ledger.api.payment_serializers import PaymentOutput
 from ledger.errors import (
     AccountNotActive,
@@ -46,6 +47,8 @@ from paycenter.api.schema import raises
 from paycenter.api.views import AppApi
 from paycenter.money import to_minor
 
+COUPON_ERRORS = (CouponNotFound, CouponUnavailable, CouponNotApplicable, CouponsNotStackable)
+
 
 def _order(request: Request, order_id: str) -> Order:
     order = Order.objects.filter(merchant_id=request.user.merchant_id, serial=order_id).first()
@@ -59,7 +62,7 @@ def _items(data: dict) -> list[Item]:
 
 
 class OrderCreateApi(AppApi):
-    @raises(InsufficientStock, UnknownSku, NothingToPay)
+    @raises(InsufficientStock, UnknownSku, NothingToPay, *COUPON_ERRORS)
     @extend_schema(request=OrderInput, responses={201: OrderOutput}, summary="Place an order")
     def post(self, request: Request) -> Response:
         body = OrderInput(data=request.data)
@@ -79,7 +82,7 @@ class OrderCreateApi(AppApi):
 
 
 class OrderPreviewApi(AppApi):
-    @raises(InsufficientStock, UnknownSku)
+    @raises(InsufficientStock, UnknownSku, *COUPON_ERRORS)
     @extend_schema(
         request=OrderPreviewInput,
         responses={200: OpenApiTypes.OBJECT},

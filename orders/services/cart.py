@@ -169,6 +169,7 @@ def cart_price(lines: list[CartLine], offers: Sequence[Offer]) -> Breakdown:
             for line in lines
         ],
         offers,
+        currency=lines[0].sku.currency,
     )
     platform_shares: dict[str, int] = defaultdict(int)
     for applied in breakdown.applied:

@@ -69,7 +69,9 @@ def _catalog(marketplace_id: int, now) -> list[int]:
         marketplace_seller_add(
             marketplace_id=marketplace_id, seller_id=seller.pk, commission_bps=rate, actor=ACTOR, now=now
         )
-        warehouse = warehouse_create(merchant_id=seller.pk, code="W", name=f"{name} store", actor=ACTOR, now=now)
+        warehouse = warehouse_create(
+            merchant_id=seller.pk, code="W", name=f"{name} store", actor=ACTOR, now=now
+        )
         for code, category, price in skus:
             product = product_create(seller_id=seller.pk, name=code, category=category, actor=ACTOR, now=now)
             sku = sku_create(
@@ -113,7 +115,12 @@ def _coupons(marketplace_id: int, seller_id: int, total: int, now) -> None:
     )
     for template, code in ((platform, PLATFORM_BATCH), (seller, SELLER_BATCH)):
         coupon_batch_create(
-            template_id=template.pk, code=code, total_quantity=total, per_buyer_limit=total, actor=ACTOR, now=now
+            template_id=template.pk,
+            code=code,
+            total_quantity=total,
+            per_buyer_limit=total,
+            actor=ACTOR,
+            now=now,
         )
 
 
@@ -133,7 +140,9 @@ def seed(credentials: dict, customers: int, pairs: int) -> dict:
         buyers.append(external_id)
         coupons[external_id] = [
             [
-                coupon_claim(merchant_id=merchant_id, batch_code=code, buyer_external_id=external_id, now=now).serial
+                coupon_claim(
+                    merchant_id=merchant_id, batch_code=code, buyer_external_id=external_id, now=now
+                ).serial
                 for code in (PLATFORM_BATCH, SELLER_BATCH)
             ]
             for _ in range(pairs)
@@ -175,7 +184,9 @@ def statements(shop: dict) -> dict:
             sys.exit(f"in-process order: {placed.status_code} {placed.content[:300]!r}")
         pay = {"channel": "balance", "payer_account_id": shop["wallets"][n]}
         with CaptureQueriesContext(connection) as paying:
-            paid = api.post(f"/api/v1/orders/{placed.json()['id']}/pay", pay, idempotency_key=f"inproc-pay-{n}")
+            paid = api.post(
+                f"/api/v1/orders/{placed.json()['id']}/pay", pay, idempotency_key=f"inproc-pay-{n}"
+            )
         if paid.status_code != 201 or paid.json()["status"] != "succeeded":
             sys.exit(f"in-process order payment: {paid.status_code} {paid.content[:300]!r}")
         return list(placing.captured_queries), list(paying.captured_queries)
@@ -215,10 +226,14 @@ def check(expect: dict) -> dict:
         problems.append("some paid orders' payments are not split")
     if split.count() != 2 * len(paid):
         problems.append(f"{split.count()} splits for {len(paid)} paid orders of two sellers")
-    used = Counter(BuyerCoupon.objects.filter(status=BuyerCouponStatus.USED).values_list("order_ref", flat=True))
+    used = Counter(
+        BuyerCoupon.objects.filter(status=BuyerCouponStatus.USED).values_list("order_ref", flat=True)
+    )
     if any(n != 2 for n in used.values()):
         problems.append("an order used other than its two coupons")
-    locked = BuyerCoupon.objects.filter(status=BuyerCouponStatus.LOCKED).exclude(order_ref__in=created).count()
+    locked = (
+        BuyerCoupon.objects.filter(status=BuyerCouponStatus.LOCKED).exclude(order_ref__in=created).count()
+    )
     if locked:
         problems.append(f"{locked} coupons locked by no order answered 201")
     paid_total = Order.objects.filter(status="paid").aggregate(s=Sum("payable_minor"))["s"] or 0
@@ -236,7 +251,9 @@ if __name__ == "__main__":
         given = json.load(given_file)
     if command == "seed":
         result = seed(
-            given, int(os.environ.get("BENCH_CUSTOMERS", "16")), int(os.environ.get("BENCH_ORDER_COUPONS", "100"))
+            given,
+            int(os.environ.get("BENCH_CUSTOMERS", "16")),
+            int(os.environ.get("BENCH_ORDER_COUPONS", "100")),
         )
     else:
         result = check(given)
