@@ -12,7 +12,7 @@ CONNECTIONS ?= 16
 SECONDS ?= 15
 REPEATS ?= 3
 
-.PHONY: run up test test-slow bench bench-http lint format check migrate clean browser
+.PHONY: run up test test-slow bench bench-http bench-orders lint format check migrate clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,11 @@ bench: $(VENV)/.dev
 ## pre-signed payments replayed by wrk, then pgbench; see docs/benchmarks.md. Exit 1 on any error.
 bench-http: $(VENV)/.dev
 	$(BIN)/python -m tests.bench.http_bench --connections $(CONNECTIONS) --seconds $(SECONDS) --repeats $(REPEATS)
+
+## bench-orders: the same stack; orders (3 lines, 2 sellers, 2 coupons) and their payments
+## against plain payments, each window replayed by wrk; see docs/benchmarks.md.
+bench-orders: $(VENV)/.dev
+	$(BIN)/python -m tests.bench.orders_bench --connections $(CONNECTIONS) --seconds $(SECONDS) --repeats $(REPEATS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

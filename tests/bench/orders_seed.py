@@ -32,7 +32,7 @@ from django.utils import timezone  # noqa: E402
 from accounts.choices import AccountKind  # noqa: E402
 from accounts.models import Account, MerchantApp  # noqa: E402
 from accounts.services import customer_get_or_create, merchant_create, merchant_transition  # noqa: E402
-from coupons.choices import CouponStatus, CouponKind, CouponScope, FundedBy  # noqa: E402
+from coupons.choices import CouponKind, CouponScope, CouponStatus, FundedBy  # noqa: E402
 from coupons.models import BuyerCoupon  # noqa: E402
 from coupons.services.distribution import coupon_claim  # noqa: E402
 from coupons.services.setup import coupon_batch_create, coupon_template_create  # noqa: E402
@@ -226,14 +226,10 @@ def check(expect: dict) -> dict:
         problems.append("some paid orders' payments are not split")
     if split.count() != 2 * len(paid):
         problems.append(f"{split.count()} splits for {len(paid)} paid orders of two sellers")
-    used = Counter(
-        BuyerCoupon.objects.filter(status=CouponStatus.USED).values_list("order_ref", flat=True)
-    )
+    used = Counter(BuyerCoupon.objects.filter(status=CouponStatus.USED).values_list("order_ref", flat=True))
     if any(n != 2 for n in used.values()):
         problems.append("an order used other than its two coupons")
-    locked = (
-        BuyerCoupon.objects.filter(status=CouponStatus.LOCKED).exclude(order_ref__in=created).count()
-    )
+    locked = BuyerCoupon.objects.filter(status=CouponStatus.LOCKED).exclude(order_ref__in=created).count()
     if locked:
         problems.append(f"{locked} coupons locked by no order answered 201")
     paid_total = Order.objects.filter(status="paid").aggregate(s=Sum("payable_minor"))["s"] or 0
