@@ -7,10 +7,13 @@ from django.contrib.auth.models import Group, Permission
 
 # Granted by later migrations than the one that made the groups.
 LATER_GRANTS = {"finance": ["ledger.post_adjustment"]}
+GRANTING_MIGRATIONS = ("orders.migrations.0002_roles", "coupons.migrations.0002_roles")
 
 
 def role(name: str) -> Group:
     codes = importlib.import_module("ledger.migrations.0003_roles").ROLES[name] + LATER_GRANTS.get(name, [])
+    for module in GRANTING_MIGRATIONS:
+        codes += importlib.import_module(module).GRANTS.get(name, [])
     group, _ = Group.objects.get_or_create(name=name)
     for code in codes:
         app_label, codename = code.split(".")

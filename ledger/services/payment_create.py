@@ -161,10 +161,9 @@ def _pay_from_balance_commit(
     amount = record.amount_minor
     debit = Leg(account=payer, direction=Direction.DEBIT, amount_minor=amount)
     if splits:
-        details_write(txn=record, splits=splits)
-        journal_post(
-            txn=record, reason=SPLIT_PAYMENT, legs=[debit, *split_legs(txn=record, now=now)], now=now
-        )
+        details = details_write(txn=record, splits=splits)
+        shares = split_legs(txn=record, details=details, now=now)
+        journal_post(txn=record, reason=SPLIT_PAYMENT, legs=[debit, *shares], now=now)
     else:
         credit = Leg(account=payee, direction=Direction.CREDIT, amount_minor=amount)
         journal_post(txn=record, reason="payment", legs=[debit, credit], now=now)

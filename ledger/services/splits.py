@@ -25,10 +25,11 @@ these. The refund's entry, `split_refund`, debits the merchant (its frozen funds
 platform's revenue, credits the coupon subsidy back and the payer.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F
+from django.db.models import F, Q
 
 from accounts.choices import AccountKind
 from accounts.models import Account
@@ -72,8 +73,8 @@ def splits_check(splits: tuple[Split, ...], *, amount_minor: int, capture: bool)
             raise InvalidRequest("A commission is at most the merchant's share.", field="splits")
 
 
-def details_write(*, txn: Transaction, splits: tuple[Split, ...]) -> None:
-    TransactionDetail.objects.bulk_create(
+def details_write(*, txn: Transaction, splits: tuple[Split, ...]) -> list[TransactionDetail]:
+    return TransactionDetail.objects.bulk_create(
         TransactionDetail(
             transaction=txn,
             merchant_id=s.merchant_id,
@@ -91,25 +92,46 @@ def _platform(kind: str, *, currency: str, now: datetime) -> Account:
     return platform_account_get_or_open(kind=kind, currency=currency, now=now)
 
 
-def split_legs(*, txn: Transaction, now: datetime) -> list[Leg]:
-    """Everything but the payer's debit of a split payment's entry: [] when it has no split."""
-    details = list(txn.details.all())
+def _accounts(*, merchant_ids: set[int], currency: str, now: datetime) -> dict:
+    """The merchants' settlement accounts and the platform's revenue and coupon subsidy
+    accounts, by (kind, merchant id), in one query; any missing is opened."""
+    settlement = Q(kind=AccountKind.MERCHANT_SETTLEMENT, merchant_id__in=merchant_ids)
+    platform = Q(kind__in=[AccountKind.PLATFORM_REVENUE, AccountKind.COUPON_SUBSIDY], merchant__isnull=True)
+    found = {
+        (a.kind, a.merchant_id): a
+        for a in Account.objects.filter(settlement | platform, currency=currency, customer__isnull=True)
+    }
+    for merchant_id in merchant_ids - {m for kind, m in found if kind == AccountKind.MERCHANT_SETTLEMENT}:
+        opened = settlement_account_get_or_open(merchant_id=merchant_id, currency=currency, now=now)
+        found[(AccountKind.MERCHANT_SETTLEMENT, merchant_id)] = opened
+    for kind in (AccountKind.PLATFORM_REVENUE, AccountKind.COUPON_SUBSIDY):
+        if (kind, None) not in found:
+            found[(kind, None)] = _platform(kind, currency=currency, now=now)
+    return found
+
+
+def split_legs(
+    *, txn: Transaction, now: datetime, details: Sequence[TransactionDetail] | None = None
+) -> list[Leg]:
+    """Everything but the payer's debit of a split payment's entry: [] when it has no split.
+    `details`: the payment's, when the caller has them at hand."""
+    details = list(txn.details.all()) if details is None else details
     if not details:
         return []
-    currency = txn.currency
+    accounts = _accounts(merchant_ids={d.merchant_id for d in details}, currency=txn.currency, now=now)
     legs = []
     subsidy = sum(d.subsidy_minor for d in details)
     if subsidy:
-        coupons = _platform(AccountKind.COUPON_SUBSIDY, currency=currency, now=now)
+        coupons = accounts[(AccountKind.COUPON_SUBSIDY, None)]
         legs.append(Leg(account=coupons, direction=Direction.DEBIT, amount_minor=subsidy))
     for d in details:
         share = d.amount_minor + d.subsidy_minor - d.commission_minor
         if share:
-            seller = settlement_account_get_or_open(merchant_id=d.merchant_id, currency=currency, now=now)
+            seller = accounts[(AccountKind.MERCHANT_SETTLEMENT, d.merchant_id)]
             legs.append(Leg(account=seller, direction=Direction.CREDIT, amount_minor=share))
     commission = sum(d.commission_minor for d in details)
     if commission:
-        revenue = _platform(AccountKind.PLATFORM_REVENUE, currency=currency, now=now)
+        revenue = accounts[(AccountKind.PLATFORM_REVENUE, None)]
         legs.append(Leg(account=revenue, direction=Direction.CREDIT, amount_minor=commission))
     return legs
 

@@ -6,6 +6,8 @@ out_trade_no, so the ledger's unique order number keeps one live payment per ord
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from django.db.models import Case, CharField, F, Value, When
+
 from ledger.models import Transaction
 from ledger.services.collect import PaymentRequest, Split
 from ledger.services.payment_create import payment_create
@@ -64,9 +66,13 @@ def order_pay(
         now=now,
     )
     # The latest attempt; the payment's own events move the order on (orders.subscribers).
-    Order.objects.filter(pk=order.pk, status=OrderStatus.CREATED).update(status=OrderStatus.AWAITING_PAYMENT)
-    SubOrder.objects.filter(order_id=order.pk, status=OrderStatus.CREATED).update(
-        status=OrderStatus.AWAITING_PAYMENT
+    awaiting = Case(
+        When(status=OrderStatus.CREATED, then=Value(OrderStatus.AWAITING_PAYMENT)),
+        default=F("status"),
+        output_field=CharField(),
     )
-    Order.objects.filter(pk=order.pk).exclude(payment=txn).update(payment=txn)
+    if Order.objects.filter(pk=order.pk).exclude(payment=txn).update(payment=txn, status=awaiting):
+        SubOrder.objects.filter(order_id=order.pk, status=OrderStatus.CREATED).update(
+            status=OrderStatus.AWAITING_PAYMENT
+        )
     return txn

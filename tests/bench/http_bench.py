@@ -218,12 +218,13 @@ def _wrk(
     *,
     requests: Callable[[Path], list[list[str]]] | None = None,
     match: str | None = None,
-    until_done: bool = False,
+    until_done: Callable[[], bool] | None = None,
 ) -> dict:
     """One wrk window. `requests(prefix)` writes the pre-signed requests per thread (default:
     payments for the window at --max-rate) and returns their keys; `match` is the Lua pattern
     of the key in a 201 (default: out_trade_no); `until_done`: the window is the requests,
-    not the time (`seconds` is then only an upper bound)."""
+    not the time — wrk is interrupted once it says all are answered (`seconds` is then only
+    an upper bound)."""
     prefix, results = args.out / "requests", args.out / f"wrk-{label.replace(' ', '-')}.results"
     if requests is None:
         count = math.ceil(args.max_rate * seconds / args.threads) + args.connections
@@ -234,12 +235,12 @@ def _wrk(
     command += ["--timeout", "30s", "-s", str(LUA), f"http://127.0.0.1:{port}{PATH}"]
     env = {**os.environ, "BENCH_WRK_REQUESTS": str(prefix), "BENCH_WRK_RESULTS": str(results)}
     env.update({"BENCH_WRK_MATCH": match} if match else {})
-    env.update({"BENCH_WRK_UNTIL_DONE": "1"} if until_done else {})
+    env.update({"BENCH_WRK_UNTIL_DONE": "1"} if until_done else {})  # spans reported
     before = os.times()
     meter.start()
     with open(results.with_suffix(".txt"), "w") as out:
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-        http_stack.watch(proc, meter, "wrk")
+        http_stack.watch(proc, meter, "wrk", interval=0.2 if until_done else 0.5, finished=until_done)
     settle = meter.settle()
     cpu = meter.stop()
     after = os.times()
@@ -269,7 +270,8 @@ def _wrk(
     ok = run["statuses"].get(201, 0)
     sockets = sum(int(run[f"socket_{kind}"]) for kind in ("connect", "read", "write", "timeout"))
     if until_done:  # from the first request sent to the last answered, over the threads
-        spans = [(first, last) for first, last in spans if first]
+        run["in_flight"] = sum(unanswered for _, _, unanswered in spans)
+        spans = [(first, last) for first, last, _ in spans if first]
         run["duration_us"] = max(last for _, last in spans) - min(first for first, _ in spans)
         run["statuses"].pop(200, None)  # the spare GET /health of threads done early
         exhausted = 0

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -290,12 +291,22 @@ def _machine_busy() -> float:
     return sum(getattr(times, name, 0.0) for name in ("user", "nice", "system", "irq", "softirq", "steal"))
 
 
-def watch(proc: subprocess.Popen, meter: CpuMeter, role: str, interval: float = 0.5) -> None:
-    """Wait for `proc`, polling the meter; its own CPU time is read while it still exists."""
+def watch(
+    proc: subprocess.Popen,
+    meter: CpuMeter,
+    role: str,
+    interval: float = 0.5,
+    finished: Callable[[], bool] | None = None,
+) -> None:
+    """Wait for `proc`, polling the meter; its own CPU time is read while it still exists.
+    `finished`: asked at each poll; once true, `proc` is interrupted (wrk then reports)."""
     meter.extra[proc.pid] = role
     try:
         while proc.poll() is None:
             meter.poll()
+            if finished is not None and finished():
+                proc.send_signal(signal.SIGINT)
+                finished = None
             time.sleep(interval)
     except BaseException:  # Ctrl-C or SIGTERM of the harness: no load left running behind it
         proc.terminate()

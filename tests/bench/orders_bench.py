@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     stack = Stack(env, port, stack_log)
-    repeats, created, paid = [], [], []
+    repeats, created, paid, in_flight = [], [], [], {"orders_in_flight": 0, "pays_unanswered": 0}
     try:
         stack.start()
         shop = _seed(env, args.out)
@@ -139,9 +140,11 @@ def main(argv: list[str] | None = None) -> int:
                 requests=lambda prefix, ids=orders["created"], buyers=buyers: _presign_pays(
                     prefix, ids, buyers, port, shop, args
                 ),
-                until_done=True,
+                until_done=_all_answered(stack_log, len(orders["created"])),
             )
             paid += pays["created"]
+            in_flight["orders_in_flight"] += orders["in_flight"]
+            in_flight["pays_unanswered"] += pays["in_flight"]
             repeat = {"plain": plain, "orders": orders, "pays": pays}
             repeat["pair_rate"] = (
                 1 / (1 / orders["rate"] + 1 / pays["rate"]) if orders["rate"] and pays["rate"] else 0
@@ -153,12 +156,37 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stack.stop()
 
-    problems = _checks(env, args, repeats, created, paid, stack_log, log_end)
+    problems = _checks(
+        env, args, repeats, {"orders_created": created, "orders_paid": paid, **in_flight}, stack_log, log_end
+    )
     print(_table(repeats, shop, args, load_before, os.getloadavg()))
     for problem in problems:
         print(f"PROBLEM: {problem}")
     print("FAILED" if problems else "OK: no errors, ledger verified")
     return 1 if problems else 0
+
+
+PAID_LINE = re.compile(rb'"POST /api/v1/orders/ORD[0-9]+/pay HTTP/1\.1" [0-9]{3} ')
+
+
+def _all_answered(stack_log: Path, expected: int, stall: float = 3.0) -> Callable[[], bool]:
+    """True once gunicorn's access log shows `expected` more order payments answered (or
+    none for `stall` seconds: a request wrk lost is counted unanswered, not waited for)."""
+    offset, seen, last_change = stack_log.stat().st_size, 0, time.monotonic()
+
+    def finished() -> bool:
+        nonlocal offset, seen, last_change
+        with stack_log.open("rb") as log:
+            log.seek(offset)
+            chunk = log.read()
+        chunk = chunk[: chunk.rfind(b"\n") + 1]
+        offset += len(chunk)
+        found = len(PAID_LINE.findall(chunk))
+        if found:
+            seen, last_change = seen + found, time.monotonic()
+        return seen >= expected or time.monotonic() - last_change > stall
+
+    return finished
 
 
 _BUYERS_SQL = (
@@ -251,7 +279,7 @@ def _presign_pays(prefix, order_ids, buyers, port, shop, args) -> list[list[str]
     return _write(prefix, per_thread)
 
 
-def _checks(env, args, repeats, created, paid, stack_log, log_end) -> list[str]:
+def _checks(env, args, repeats, expect, stack_log, log_end) -> list[str]:
     problems = []
     for repeat in repeats:
         for run in repeat.values():
@@ -266,7 +294,7 @@ def _checks(env, args, repeats, created, paid, stack_log, log_end) -> list[str]:
                 problems.append(
                     f"{run['label']}: ran out of pre-signed requests; raise --max-rate / --max-order-rate"
                 )
-    (args.out / "expect.json").write_text(json.dumps({"orders_created": created, "orders_paid": paid}))
+    (args.out / "expect.json").write_text(json.dumps(expect))
     found = _django(env, "check", args.out / "expect.json", args.out / "checked.json")
     problems += found["problems"]
     verify = subprocess.run(

@@ -5,9 +5,11 @@
 -- answer is counted by status; done() writes the counts, latency percentiles and the numbers
 -- of the 201s ($BENCH_WRK_MATCH, a Lua pattern; the payment's out_trade_no by default) to
 -- $BENCH_WRK_RESULTS for the harness to check against the database.
--- $BENCH_WRK_UNTIL_DONE=1: a fixed amount of work rather than a fixed time — a thread stops
--- once all its requests are answered, and reports when its first was sent and its last
--- answered (the harness's rate is requests over that span, not over wrk's duration).
+-- $BENCH_WRK_UNTIL_DONE=1: a fixed amount of work rather than a fixed time. Each thread
+-- reports when its first request was sent and its last answered; the harness interrupts wrk
+-- once every request is answered, and its rate is requests over that span. (A stopped
+-- thread, or a delay between requests, would leave connections open and idle, and each
+-- idle connection holds a sync gunicorn worker: the spare GETs cost less.)
 local ffi = require("ffi")
 ffi.cdef [[
 typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
@@ -63,9 +65,6 @@ function response(status, headers, body)
       last_us = now_us()
    end
    statuses[status] = (statuses[status] or 0) + 1
-   if until_done and real_answered >= #queue then
-      wrk.thread:stop()
-   end
    local order = status == 201 and string.match(body, match)
    if order then
       created[#created + 1] = order
@@ -89,7 +88,8 @@ function done(summary, latency, requests)
       local id = thread:get("id")
       out:write(string.format("thread %d %.0f %.0f %.0f\n", id, thread:get("sent"), thread:get("answered"),
          thread:get("exhausted")))
-      out:write(string.format("span %d %.0f %.0f\n", id, thread:get("first_us"), thread:get("last_us")))
+      out:write(string.format("span %d %.0f %.0f %.0f\n", id, thread:get("first_us"), thread:get("last_us"),
+         thread:get("sent") - thread:get("real_answered")))
       spare = spare + thread:get("exhausted")
       for status, n in pairs(thread:get("statuses")) do
          out:write(string.format("status %d %.0f\n", status, n))
