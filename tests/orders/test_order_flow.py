@@ -118,3 +118,24 @@ def test_a_cancelled_order_cannot_be_paid(api, mall, buyer):
 def test_another_merchants_order_is_not_found(api, mall):
     assert api.get("/api/v1/orders/ORD0000").status_code == 404
     assert Order.objects.count() == 0
+
+
+def test_the_app_hears_of_its_order_by_webhook(api, mall, buyer, listening):
+    from accounts.webhooks import WEBHOOK_SUBSCRIBER
+    from paycenter.models import OutboxMessage
+
+    def webhooks(order_id: str) -> list[str]:
+        rows = OutboxMessage.objects.filter(subscriber=WEBHOOK_SUBSCRIBER).order_by("id")
+        return [m.payload["type"] for m in rows if m.payload["data"].get("id") == order_id]
+
+    paid = _place(api, [("novel", 1)]).json()
+    api.post(f"/api/v1/orders/{paid['id']}/pay", {"channel": "balance", "payer_account_id": buyer.pk})
+    books = paid["sub_orders"][0]["id"]
+    api.post(f"/api/v1/orders/{paid['id']}/refunds", {"sub_order_id": books, "amount": "10.00"})
+    closed = _place(api, [("atlas", 1)]).json()
+    orders_close_expired(now=timezone.now() + timedelta(hours=1))
+
+    assert webhooks(paid["id"]) == ["order.paid", "order.refunded"]
+    assert webhooks(closed["id"]) == ["order.closed"]
+    refunded = OutboxMessage.objects.get(subscriber=WEBHOOK_SUBSCRIBER, payload__type="order.refunded")
+    assert refunded.payload["data"]["refund"]["amount"] == "10.00"
