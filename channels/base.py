@@ -88,15 +88,40 @@ class Reply:
     content_type: str = "text/plain"
 
 
+ORDINARY, SERVICE_PROVIDER = "ordinary", "service_provider"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One setting a merchant channel needs, as the plugin declares it: the admin's form and
+    `channel_activate --params` are built from these. A `secret` one (a private key, an API
+    key) is stored encrypted in `MerchantChannel.secrets` and never shown back; the others
+    in `params`."""
+
+    name: str  # the platform's own name for it (app_id, mchid, apiv3_key, …)
+    label: str
+    kind: str = "text"  # text | url | pem_private | pem_public | secret | choice
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    modes: frozenset[str] = frozenset({ORDINARY, SERVICE_PROVIDER})  # where it applies
+    help: str = ""
+
+    @property
+    def secret(self) -> bool:
+        return self.kind in {"pem_private", "secret"}
+
+
 class ChannelPlugin:
     """One platform. Subclasses implement what their platform supports; the rest raise."""
 
     name: str = ""
     methods: frozenset[str] = frozenset()
     internal: bool = False  # True for the balance channel: no third party involved
+    parameters: tuple[Parameter, ...] = ()  # what a merchant channel of it is set up with
 
     def activate(self, *, mc: MerchantChannel) -> tuple[dict, dict]:
-        """Set up a merchant with the platform; returns (params, secrets) to store."""
+        """Set up a merchant with the platform; returns (params, secrets) to store. `mc.params`
+        and `mc.secrets` hold what the operator gave (declared by `parameters`)."""
         return dict(mc.params), {}
 
     def pay(self, *, mc: MerchantChannel, order: PaymentOrder) -> ChannelPayment:

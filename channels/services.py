@@ -28,23 +28,34 @@ class Route:
 
 
 def merchant_channel_activate(
-    *, merchant_id: int, channel: str, actor: str, now: datetime, params: dict | None = None
+    *,
+    merchant_id: int,
+    channel: str,
+    actor: str,
+    now: datetime,
+    params: dict | None = None,
+    secrets: dict | None = None,
 ) -> MerchantChannel:
     """Set the merchant up with the platform (keys, ids) and open the channel for payments.
-    The platform is called outside any transaction and with no row locked: callers (admin
-    buttons included) must not wrap this in one."""
+    `params` and `secrets`: what the operator gave, as the plugin's `parameters` declare
+    them; the secrets are kept encrypted. The platform is called outside any transaction and
+    with no row locked: callers (admin buttons included) must not wrap this in one."""
     plugin = registry.plugin_for(channel)
     mc, _ = MerchantChannel.objects.get_or_create(
         merchant_id=merchant_id, channel=channel, defaults={"params": params or {}, "created_at": now}
     )
     if mc.status == MerchantChannelStatus.ACTIVE:
         return mc
-    new_params, secrets = plugin.activate(mc=mc)  # outside any transaction: it may call the platform
+    if params is not None:
+        mc.params = params
+    if secrets:
+        mc.secrets = json.dumps(secrets)
+    new_params, new_secrets = plugin.activate(mc=mc)  # outside any transaction: it may call the platform
     with transaction.atomic():
         mc = MerchantChannel.objects.select_for_update().get(pk=mc.pk)
         mc.params = new_params
-        if secrets:
-            mc.secrets = json.dumps(secrets)
+        if new_secrets or secrets:
+            mc.secrets = json.dumps({**(secrets or {}), **(new_secrets or {})})
         mc.activate()
         mc.save()
         audit_record(actor=actor, action="channel.activate", target=mc, now=now, data={"channel": channel})
