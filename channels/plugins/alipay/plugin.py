@@ -200,6 +200,9 @@ class AlipayChannel(ChannelPlugin):
             action = {"type": "sdk_params", "params": {"order_string": urlencode(params)}}
         else:
             action = {"type": "redirect", "url": f"{mc.params['gateway_url']}?{urlencode(params)}"}
+        # The link itself is not logged: it carries the signature (and, for a service provider,
+        # the sub-merchant's app_auth_token, which Alipay's protocol puts in it).
+        gateway.record(response={"action": action["type"]})
         return ChannelPayment(state=ChannelState.PENDING, action=action)
 
     def query(self, *, mc: MerchantChannel, serial: str, channel_trade_no: str | None) -> ChannelPayment:

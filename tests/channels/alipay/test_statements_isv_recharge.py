@@ -86,6 +86,10 @@ def test_a_sub_merchant_payment_in_service_provider_mode(api, isv_channel, pay, 
     mc, provider, grant = isv_channel
     body = pay("30.00", "page").json()
     assert "app_auth_token" in body["action"]["url"]
+    from channels.models import ChannelRequestLog
+
+    log = ChannelRequestLog.objects.get(reference=body["id"], operation="pay")
+    assert grant["app_auth_token"] not in str(log.request) + str(log.response)
     pay_on_cashier(body["action"]["url"])
     wait_for(lambda: Transaction.objects.get(serial=body["id"]).status == "succeeded")
     [trade] = [t for t in fake_alipay.platform.trades.values() if t.out_trade_no == body["id"]]
