@@ -26,8 +26,11 @@ _url = URLValidator(schemes=["http", "https"])
 def mode_of(*, plugin: ChannelPlugin, values: Mapping) -> str:
     """The mode a merchant channel is set up in: its `mode` parameter when the plugin
     declares one, else ordinary."""
-    declared = {p.name for p in plugin.parameters}
-    return str(values.get(MODE) or ORDINARY).strip() if MODE in declared else ORDINARY
+    declared = {p.name: p for p in plugin.parameters}
+    given = values.get(MODE)
+    if MODE in declared and isinstance(given, str) and given.strip() in declared[MODE].choices:
+        return given.strip()
+    return ORDINARY  # also when the mode given is wrong: that one error is reported, not every field's
 
 
 def applies(parameter: Parameter, *, mode: str) -> bool:
@@ -47,9 +50,9 @@ def parameters_clean(
     """(params, secrets) from what the operator gave, or InvalidParameters naming every bad
     field. Unknown names are refused; a required parameter of the chosen mode is needed
     unless it is a secret already stored (left empty means keep it); one of another mode
-    must be left empty. Empty values are not given. PEM keys come back in one normal form
-    (PKCS#8 / SubjectPublicKeyInfo), so a bare base64 key as the platforms' consoles show
-    it is taken too."""
+    must be left empty. Empty values are not given; a `mode` not given is ordinary. PEM keys
+    come back in one normal form (PKCS#8 / SubjectPublicKeyInfo), so a bare base64 key as
+    the platforms' consoles show it is taken too."""
     declared = {p.name: p for p in plugin.parameters}
     errors: dict[str, str] = {}
     for name in values:
@@ -57,6 +60,8 @@ def parameters_clean(
             known = ", ".join(declared) or "none"
             errors[name] = f"Unknown parameter {name!r} for channel {plugin.name!r} (it takes: {known})."
     mode = mode_of(plugin=plugin, values=values)
+    if MODE in declared and _text(values.get(MODE)) == "":
+        values = {**values, MODE: ORDINARY}  # the mode left out is the ordinary one
     params: dict = {}
     secrets: dict = {}
     for name, parameter in declared.items():
