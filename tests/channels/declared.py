@@ -28,7 +28,7 @@ class DeclaredChannel(ChannelPlugin):
 
 
 @pytest.fixture
-def declared():
+def declared_channel():
     plugin = registry.register(DeclaredChannel())
     yield plugin
     registry.unregister(plugin.name)
