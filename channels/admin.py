@@ -108,6 +108,9 @@ class MerchantChannelAdmin(admin.ModelAdmin):
         if mc is None or name not in TRANSITIONS or not self.has_change_permission(request, mc):
             self.message_user(request, "Not allowed.", messages.ERROR)
             return back
+        if mc.status not in TRANSITIONS[name]:  # a stale page: someone else got there first
+            self.message_user(request, f"The channel is {mc.status}: nothing to {name}.", messages.WARNING)
+            return back
         if name == "activate":
             return self.activate_view(request, mc)
         try:

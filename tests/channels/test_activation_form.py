@@ -137,3 +137,11 @@ def test_only_operations_may_activate(client, merchant, group):
     assert response.status_code in {302, 403}
     mc.refresh_from_db()
     assert mc.status == "pending"
+
+
+def test_an_active_channel_has_nothing_to_activate(client, merchant):
+    staff(client, "operations")
+    mc = pending(merchant, "declared")
+    assert client.post(url(mc), good_values()).status_code == 302
+    response = client.get(url(mc), follow=True)
+    assert "The channel is active: nothing to activate." in response.content.decode()
