@@ -1,19 +1,24 @@
 """Merchant channel activation (G1) and the gateway's logs. Secrets are never shown.
 
 Adding and editing go through channels.services (audited). Activate and Disable are
-buttons that POST to their own view: activation calls the platform, so it must run outside
-the change form's transaction and with no row locked (the service opens its own)."""
+buttons with their own view: activation calls the platform, so it must run outside the
+change form's transaction and with no row locked (the service opens its own). Activate
+opens a form built from the plugin's declared parameters (channels.forms); stored
+secrets are never shown, only whether each is set."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
 
 from channels import registry, services
 from channels.base import ChannelError, ChannelUnreachable
 from channels.choices import MerchantChannelStatus
+from channels.forms import ChannelActivationForm
 from channels.models import ChannelNotification, ChannelRequestLog, MerchantChannel
+from channels.parameters import secrets_stored
 from paycenter.adminutils import ReadOnlyAdmin
 from paycenter.errors import PaycenterError
 
@@ -26,7 +31,7 @@ class MerchantChannelForm(forms.ModelForm):
 
     class Meta:
         model = MerchantChannel
-        fields = ["merchant", "channel", "priority", "min_amount_minor", "max_amount_minor", "params"]
+        fields = ["merchant", "channel", "priority", "min_amount_minor", "max_amount_minor"]
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -54,7 +59,12 @@ class MerchantChannelAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: MerchantChannel | None = None) -> list[str]:
         base = ["status", "consecutive_failures", "unhealthy_until", "created_at"]
-        return base if obj is None else [*base, "merchant", "channel", "params"]
+        return base if obj is None else [*base, "merchant", "channel", "params", "secrets_held"]
+
+    @admin.display(description="secrets")
+    def secrets_held(self, obj: MerchantChannel) -> str:
+        """Which secrets are stored, never their values."""
+        return ", ".join(f"{name}: set" for name in sorted(secrets_stored(mc=obj))) or "none"
 
     def save_model(self, request: HttpRequest, obj: MerchantChannel, form: object, change: bool) -> None:
         actor, now = request.user.get_username(), timezone.now()
@@ -69,7 +79,7 @@ class MerchantChannelAdmin(admin.ModelAdmin):
         created = services.merchant_channel_add(
             merchant_id=obj.merchant_id,
             channel=obj.channel,
-            params=obj.params,
+            params={},  # the plugin's parameters are given on activation
             **limits,
             actor=actor,
             now=now,
@@ -91,26 +101,65 @@ class MerchantChannelAdmin(admin.ModelAdmin):
 
     def transition_view(self, request: HttpRequest, pk: int, name: str) -> HttpResponse:
         """Not atomic on purpose (see the module doc)."""
-        if request.method != "POST":
+        if request.method != "POST" and name != "activate":
             return HttpResponseNotAllowed(["POST"])
         back = HttpResponseRedirect(reverse("admin:channels_merchantchannel_change", args=[pk]))
         mc = MerchantChannel.objects.filter(pk=pk).first()
         if mc is None or name not in TRANSITIONS or not self.has_change_permission(request, mc):
             self.message_user(request, "Not allowed.", messages.ERROR)
             return back
-        actor, now = request.user.get_username(), timezone.now()
+        if mc.status not in TRANSITIONS[name]:  # a stale page: someone else got there first
+            self.message_user(request, f"The channel is {mc.status}: nothing to {name}.", messages.WARNING)
+            return back
+        if name == "activate":
+            return self.activate_view(request, mc)
         try:
-            if name == "activate":
-                services.merchant_channel_activate(
-                    merchant_id=mc.merchant_id, channel=mc.channel, actor=actor, now=now
-                )
-            else:
-                services.merchant_channel_disable(mc_id=mc.pk, actor=actor, now=now)
-        except (PaycenterError, ChannelError, ChannelUnreachable) as exc:
+            actor = request.user.get_username()
+            services.merchant_channel_disable(mc_id=mc.pk, actor=actor, now=timezone.now())
+        except PaycenterError as exc:
             self.message_user(request, f"{name} failed: {exc}", level=messages.ERROR)
         else:
             self.message_user(request, f"Channel {mc.channel}: {name} done.", level=messages.SUCCESS)
         return back
+
+    def activate_view(self, request: HttpRequest, mc: MerchantChannel) -> HttpResponse:
+        """GET: the plugin's parameter form, with the stored public values; POST: checked by
+        the same code as `channel_activate --params`, then the service (no transaction)."""
+        back = HttpResponseRedirect(reverse("admin:channels_merchantchannel_change", args=[mc.pk]))
+        try:
+            plugin = registry.plugin_for(mc.channel)
+        except PaycenterError as exc:
+            self.message_user(request, f"activate failed: {exc}", level=messages.ERROR)
+            return back
+        form = ChannelActivationForm(
+            request.POST if request.method == "POST" else None,
+            plugin=plugin,
+            stored_secrets=secrets_stored(mc=mc),
+            initial={p.name: mc.params.get(p.name, "") for p in plugin.parameters if not p.secret},
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.merchant_channel_activate(
+                    merchant_id=mc.merchant_id,
+                    channel=mc.channel,
+                    params=form.params,
+                    secrets=form.secrets,
+                    actor=request.user.get_username(),
+                    now=timezone.now(),
+                )
+            except (PaycenterError, ChannelError, ChannelUnreachable) as exc:
+                self.message_user(request, f"activate failed: {exc}", level=messages.ERROR)
+            else:
+                self.message_user(request, f"Channel {mc.channel}: activate done.", level=messages.SUCCESS)
+                return back
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Activate {mc.channel} for {mc.merchant}",
+            "form": form,
+            "mc": mc,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/channels/merchantchannel/activate.html", context)
 
     def render_change_form(
         self, request: HttpRequest, context: dict, *args: object, **kwargs: object

@@ -1,4 +1,4 @@
-from paycenter.errors import Unprocessable
+from paycenter.errors import InvalidRequest, Unprocessable
 
 
 class ChannelUnavailable(Unprocessable):
@@ -7,3 +7,15 @@ class ChannelUnavailable(Unprocessable):
 
     code = "channel_unavailable"
     default_message = "No active channel for this request."
+
+
+class InvalidParameters(InvalidRequest):
+    """Parameters for a merchant channel that do not fit its plugin's declaration; `errors`
+    maps each parameter's name to what is wrong with it."""
+
+    code = "invalid_parameters"
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = errors
+        field = next(iter(errors)) if len(errors) == 1 else None
+        super().__init__(" ".join(errors.values()), field=field)

@@ -38,7 +38,8 @@ def merchant_channel_activate(
 ) -> MerchantChannel:
     """Set the merchant up with the platform (keys, ids) and open the channel for payments.
     `params` and `secrets`: what the operator gave, as the plugin's `parameters` declare
-    them; the secrets are kept encrypted. The platform is called outside any transaction and
+    them (channels.parameters checks them); the secrets are kept encrypted, and a stored
+    secret not given again is kept. The platform is called outside any transaction and
     with no row locked: callers (admin buttons included) must not wrap this in one."""
     plugin = registry.plugin_for(channel)
     mc, _ = MerchantChannel.objects.get_or_create(
@@ -48,14 +49,17 @@ def merchant_channel_activate(
         return mc
     if params is not None:
         mc.params = params
-    if secrets:
-        mc.secrets = json.dumps(secrets)
+    # A secret not given again is kept (the form's "leave empty to keep").
+    given = {**json.loads(mc.secrets or "{}"), **(secrets or {})}
+    if given:
+        mc.secrets = json.dumps(given)
     new_params, new_secrets = plugin.activate(mc=mc)  # outside any transaction: it may call the platform
     with transaction.atomic():
         mc = MerchantChannel.objects.select_for_update().get(pk=mc.pk)
         mc.params = new_params
         if new_secrets or secrets:
-            mc.secrets = json.dumps({**(secrets or {}), **(new_secrets or {})})
+            stored = json.loads(mc.secrets or "{}")
+            mc.secrets = json.dumps({**stored, **(secrets or {}), **(new_secrets or {})})
         mc.activate()
         mc.save()
         audit_record(actor=actor, action="channel.activate", target=mc, now=now, data={"channel": channel})

@@ -11,6 +11,7 @@ class BalanceChannel(ChannelPlugin):
     name = "balance"
     methods = frozenset({Method.BALANCE})
     internal = True
+    parameters = ()  # nothing to set up: the wallet is ours
 
     def pay(self, *, mc: MerchantChannel, order: object) -> ChannelPayment:
         return ChannelPayment(state=ChannelState.SUCCEEDED if order.capture else ChannelState.AUTHORIZED)

@@ -24,6 +24,7 @@ from channels.base import (
     ChannelRefund,
     ChannelTimeout,
     ChannelUnreachable,
+    Parameter,
     PaymentOrder,
     VerificationFailed,
 )
@@ -65,6 +66,15 @@ class SandboxChannel(ChannelPlugin):
     name = "sandbox"
     methods = frozenset(
         {Method.PAGE, Method.WAP, Method.APP, Method.NATIVE, Method.JSAPI, Method.MINI_PROGRAM}
+    )
+    parameters = (
+        Parameter(
+            name="base_url",
+            label="Platform URL",
+            kind="url",
+            required=False,
+            help="Where the sandbox platform listens; empty for this installation's default.",
+        ),
     )
 
     def _timeout(self) -> tuple[float, float]:

@@ -25,7 +25,6 @@ import argparse
 import json
 import math
 import os
-import random
 import re
 import secrets
 import signal
@@ -258,11 +257,10 @@ def _write(prefix: Path, per_thread: list[list[tuple[str, bytes]]]) -> list[list
 
 
 def _presign_orders(prefix, run, count, port, shop, coupons, args) -> list[list[str]]:
-    rng = random.Random(run)
     items = [{"sku": sku, "quantity": quantity} for sku, quantity in shop["cart"]]
     per_thread = [[] for _ in range(args.threads)]
     for n in range(count):
-        buyer = rng.choice(shop["buyers"])
+        buyer = shop["buyers"][n % len(shop["buyers"])]  # evenly: each has its coupons for its share
         key = f"order-{run}-{n}-{secrets.token_hex(3)}"
         data = {"buyer_external_id": buyer, "items": items, "coupon_ids": coupons[buyer].pop()}
         per_thread[n % args.threads].append((key, _raw("/api/v1/orders", data, key, port, shop)))

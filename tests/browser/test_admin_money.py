@@ -56,7 +56,7 @@ def test_a_large_adjustment_needs_a_second_finance_user(admin_site, wallet_of, s
 def test_operations_activate_the_sandbox_with_its_button(
     admin_site, merchant, sandbox, settings, live_server
 ):
-    settings.SANDBOX_CHANNEL_URL = sandbox.url
+    settings.SANDBOX_CHANNEL_URL = "http://127.0.0.1:9"  # not this one: the form's URL is used
     settings.PAYCENTER_PUBLIC_URL = live_server.url
     admin_site.log_in(*staff("ops", "operations"))
     admin_site.open("/admin/channels/merchantchannel/add/")
@@ -68,6 +68,8 @@ def test_operations_activate_the_sandbox_with_its_button(
     assert mc.status == "pending"
 
     admin_site.open(f"/admin/channels/merchantchannel/{mc.pk}/change/")
+    admin_site.press("Activate")  # opens the sandbox's parameter form
+    driver.find_element("name", "base_url").send_keys(sandbox.url)
     admin_site.press("Activate")
     assert any("activate done" in m for m in admin_site.messages())
     mc.refresh_from_db()
