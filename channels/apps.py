@@ -9,8 +9,10 @@ class ChannelsConfig(AppConfig):
         from channels import registry
         from channels.plugins.balance import BalanceChannel
         from channels.plugins.sandbox import SandboxChannel
+        from channels.plugins.wechatpay import WechatPayChannel
 
         registry.register(BalanceChannel())
         registry.register(SandboxChannel())
+        registry.register(WechatPayChannel())
 
         from channels import demo  # noqa: F401  (registers the demo seeder)
