@@ -297,7 +297,13 @@ class Platform:
                 if outcome == "fail":
                     payment.trade_state = "PAYERROR"  # WeChat sends no callback for a failed payment
                     continue
-                times = 0 if outcome == "never_notify" else int(payment.behaviour.get("notify_times", 1))
+                # A held (`timeout`) answer is not called back unless asked: only a query tells.
+                default_times = 0 if outcome in {"never_notify", "timeout"} else 1
+                times = (
+                    0
+                    if outcome == "never_notify"
+                    else int(payment.behaviour.get("notify_times", default_times))
+                )
                 self._succeed(payment, now, notify_times=times)
 
     def next_settlement(self) -> float | None:
