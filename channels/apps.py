@@ -15,4 +15,7 @@ class ChannelsConfig(AppConfig):
         registry.register(SandboxChannel())
         registry.register(WechatPayChannel())
 
-        from channels import demo  # noqa: F401  (registers the demo seeder)
+        from channels import (
+            demo,  # noqa: F401  (registers the demo seeder)
+            wechatpay_demo,  # noqa: F401  (the demo merchant on the fake WeChat Pay)
+        )
