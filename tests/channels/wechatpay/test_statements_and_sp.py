@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from channels.base import ChannelError, PaymentOrder
-from channels.models import MerchantChannel
+from channels.models import ChannelNotification, MerchantChannel
 from channels.plugins.wechatpay import WechatPayChannel
 from channels.plugins.wechatpay.bill import BEIJING, parse_trade_bill
 from ledger.models import JournalEntry, Posting, Transaction
@@ -83,6 +83,25 @@ def test_a_recharge_through_wechatpay_credits_once(
     assert_ledger_clean()
 
 
+def test_five_callbacks_of_one_recharge_credit_once(api, wechatpay_channel, wallet_of):
+    alice = wallet_of("alice")
+    ask = {"account_id": alice.pk, "amount": "12.34", "channel": "wechatpay", "method": "native"}
+    body = api.post("/api/v1/recharges", {**ask, **behaviour(outcome="succeed", notify_times=5)}).json()
+    wait_for(
+        lambda: (
+            ChannelNotification.objects.filter(reference=body["id"]).exclude(outcome="received").count() == 5
+        )
+    )
+    outcomes = sorted(
+        ChannelNotification.objects.filter(reference=body["id"]).values_list("outcome", flat=True)
+    )
+    assert outcomes == ["applied"] + ["duplicate"] * 4
+    alice.refresh_from_db()
+    assert alice.total_minor == 12_34
+    assert JournalEntry.objects.filter(transaction__serial=body["id"]).count() == 1
+    assert_ledger_clean()
+
+
 def test_a_sub_merchant_payment_is_called_back_refunded_and_billed(
     api, wechatpay, wechatpay_sp_channel, pay, receiver, live_server, settings
 ):
@@ -90,6 +109,10 @@ def test_a_sub_merchant_payment_is_called_back_refunded_and_billed(
     assert created.status_code == 201, created.content
     body = created.json()
     wait_for(lambda: Transaction.objects.get(serial=body["id"]).status == "succeeded")
+    notified = wait_for(
+        lambda: ChannelNotification.objects.filter(reference=body["id"], outcome="applied").first()
+    )
+    assert notified.merchant_channel_id == wechatpay_sp_channel.pk
     payment = wechatpay.platform.payments[("1900000100", "1900000109", body["id"])]
     assert (payment.appid, payment.sub_mchid) == ("wx8888888888888888", "1900000109")
 
