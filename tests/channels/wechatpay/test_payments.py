@@ -201,3 +201,9 @@ def test_the_fake_retries_until_acknowledged(api, wechatpay_channel, pay, receiv
     got = receiver.wait_for(3)
     assert len({g.json["id"] for g in got}) == 1  # the same event each time
     assert got[1].at - got[0].at >= 0.01  # 15 s / 1000
+
+
+def test_a_payment_without_a_channel_is_routed_to_wechatpay(api, wechatpay_channel):
+    """Routing: the only channel able to take it; no method asked → the channel's default (h5)."""
+    body = api.post("/api/v1/payments", {"out_trade_no": "r-1", "amount": "1.00", "subject": "Tea"}).json()
+    assert (body["channel"], body["method"], body["action"]["type"]) == ("wechatpay", "wap", "redirect")
