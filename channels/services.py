@@ -188,7 +188,11 @@ def notification_receive(
         channel=channel[:32],
         merchant_channel=mc,
         headers=redact(
-            {k: v for k, v in headers.items() if k.lower().startswith(("x-", "content-", "user-"))}
+            {
+                k: v
+                for k, v in headers.items()
+                if k.lower().startswith(("x-", "content-", "user-", "wechatpay-"))
+            }
         ),
         body=body[:MAX_NOTIFICATION_BYTES].decode("utf-8", errors="replace"),
         trace_id=get_trace_id(),

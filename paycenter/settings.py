@@ -219,6 +219,8 @@ ALLOW_PRIVATE_NOTIFY_URLS = env_bool("ALLOW_PRIVATE_NOTIFY_URLS", False)
 PAYCENTER_PUBLIC_URL = os.environ.get("PAYCENTER_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 SANDBOX_CHANNEL_URL = os.environ.get("SANDBOX_CHANNEL_URL", "http://127.0.0.1:8100").rstrip("/")
 SANDBOX_CHANNEL_TIMEOUT = float(os.environ.get("SANDBOX_CHANNEL_TIMEOUT", "10"))
+WECHATPAY_TIMEOUT = float(os.environ.get("WECHATPAY_TIMEOUT", "10"))  # read timeout, seconds
+WECHATPAY_FAKE_URL = os.environ.get("WECHATPAY_FAKE_URL", "").rstrip("/")  # demo only: `make run`'s fake
 # `make run` only: seed_demo points the demo app's notify URL here (manage.py webhook_receiver).
 DEMO_NOTIFY_URL = os.environ.get("DEMO_NOTIFY_URL", "").strip()
 
