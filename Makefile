@@ -6,6 +6,7 @@ PORT ?= 8000
 # make run: the sandbox platform and the demo's webhook receiver listen beside the web server.
 SANDBOX_PORT ?= $(shell expr $(PORT) + 100)
 WEBHOOK_PORT ?= $(shell expr $(PORT) + 101)
+ALIPAY_PORT ?= $(shell expr $(PORT) + 102)
 WECHATPAY_PORT ?= $(shell expr $(PORT) + 103)
 PYTEST_ARGS ?=
 # make bench-http: wrk connections (and pgbench clients), seconds per run, runs.
@@ -37,6 +38,8 @@ run: export SANDBOX_PORT := $(SANDBOX_PORT)
 run: export WEBHOOK_PORT := $(WEBHOOK_PORT)
 run: export PAYCENTER_PUBLIC_URL = http://127.0.0.1:$(PORT)
 run: export SANDBOX_CHANNEL_URL = http://127.0.0.1:$(SANDBOX_PORT)
+run: export ALIPAY_PORT := $(ALIPAY_PORT)
+run: export ALIPAY_FAKE_URL = http://127.0.0.1:$(ALIPAY_PORT)
 run: export WECHATPAY_PORT := $(WECHATPAY_PORT)
 run: export WECHATPAY_FAKE_URL = http://127.0.0.1:$(WECHATPAY_PORT)
 run: export DEMO_NOTIFY_URL = http://127.0.0.1:$(WEBHOOK_PORT)/webhooks

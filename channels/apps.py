@@ -18,6 +18,7 @@ class ChannelsConfig(AppConfig):
         registry.register(WechatPayChannel())
 
         from channels import (
+            alipay_demo,  # noqa: F401  (the demo merchant on the fake Alipay)
             demo,  # noqa: F401  (registers the demo seeder)
             wechatpay_demo,  # noqa: F401  (the demo merchant on the fake WeChat Pay)
         )

@@ -221,6 +221,7 @@ SANDBOX_CHANNEL_URL = os.environ.get("SANDBOX_CHANNEL_URL", "http://127.0.0.1:81
 SANDBOX_CHANNEL_TIMEOUT = float(os.environ.get("SANDBOX_CHANNEL_TIMEOUT", "10"))
 WECHATPAY_TIMEOUT = float(os.environ.get("WECHATPAY_TIMEOUT", "10"))  # read timeout, seconds
 WECHATPAY_FAKE_URL = os.environ.get("WECHATPAY_FAKE_URL", "").rstrip("/")  # demo only: `make run`'s fake
+ALIPAY_FAKE_URL = os.environ.get("ALIPAY_FAKE_URL", "").rstrip("/")  # demo only: `make run`'s fake
 # `make run` only: seed_demo points the demo app's notify URL here (manage.py webhook_receiver).
 DEMO_NOTIFY_URL = os.environ.get("DEMO_NOTIFY_URL", "").strip()
 
