@@ -63,7 +63,8 @@ def seed(context: dict) -> None:
     )
     context.setdefault("notes", []).extend(
         [
-            f"customer: {customer.external_id} (wallet account {wallet.pk})",
+            f"{DEMO_MERCHANT} (merchant {merchant.pk}, app {app.app_id}): customer {customer.external_id},"
+            f" wallet account {wallet.pk}",
             f"admin: {settings.PAYCENTER_PUBLIC_URL}/admin/  login {username} / {password}",
             f"API docs: {settings.PAYCENTER_PUBLIC_URL}/api/docs/",
             f"webhooks: {app.notify_url or 'none (the demo app has no notify URL)'}",

@@ -70,7 +70,7 @@ class WebhookReceiver:
     def __init__(
         self,
         *,
-        secret: Callable[[], str | None],
+        secret: Callable[[], str | list[str] | None],
         out: TextIO,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -126,8 +126,9 @@ class WebhookReceiver:
             payload = {}
         if not isinstance(payload, dict):
             payload = {}
-        secret = self._secret()
-        reason = (
+        secrets = self._secret()
+        secrets = [secrets] if isinstance(secrets, str) else list(secrets or [])
+        reasons = [
             webhook_verify(
                 secret=secret,
                 timestamp=headers.get("X-Paycenter-Timestamp", ""),
@@ -135,9 +136,12 @@ class WebhookReceiver:
                 signature=headers.get("X-Paycenter-Signature", ""),
                 now=self._clock(),
             )
-            if secret
-            else "no app secret to verify with (is the demo app seeded?)"
-        )
+            for secret in secrets
+        ]
+        if not reasons:
+            reason = "no app secret to verify with (is the demo app seeded?)"
+        else:
+            reason = "" if "" in reasons else reasons[0]
         data = payload.get("data")
         event_id = headers.get("X-Paycenter-Event-Id", "") or str(payload.get("id", ""))
         with self._lock:

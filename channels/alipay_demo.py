@@ -52,7 +52,10 @@ def seed(context: dict) -> None:
             params=params,
             secrets={"app_private_key": private_pem},
         )
-    notes.append(f"channels: alipay (merchant channel {mc.pk}, fake Alipay at {url})")
+    notes.append(
+        f"channels of merchant {context['merchant_id']}: alipay"
+        f" (merchant channel {mc.pk}, fake Alipay at {url})"
+    )
 
 
 def _new_private_pem() -> str:

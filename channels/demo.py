@@ -54,7 +54,10 @@ def demo_channels_activate(*, merchant_id: int, notes: list, wait: bool = True) 
                 f"note: the sandbox channel was activated against {mc.params.get('base_url')}, "
                 f"another platform than {url}; delete db.sqlite3 and var/ to seed afresh"
             )
-    notes.append(f"channels: balance, sandbox (merchant channel {mc.pk} at {mc.params['base_url']})")
+    notes.append(
+        f"channels of merchant {merchant_id}: balance, sandbox"
+        f" (merchant channel {mc.pk} at {mc.params['base_url']})"
+    )
     return mc
 
 

@@ -49,7 +49,10 @@ def seed(context: dict) -> None:
             params=params,
             secrets={k: values[k] for k in ("merchant_private_key", "apiv3_key")},
         )
-    notes.append(f"channels: wechatpay (merchant channel {mc.pk}, fake WeChat Pay at {url})")
+    notes.append(
+        f"channels of merchant {context['merchant_id']}: wechatpay"
+        f" (merchant channel {mc.pk}, fake WeChat Pay at {url})"
+    )
 
 
 def _keys(old: dict, *, serial_no: str | None) -> dict:

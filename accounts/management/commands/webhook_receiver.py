@@ -6,7 +6,6 @@ import threading
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from accounts.demo import DEMO_MERCHANT
 from accounts.models import MerchantApp
 from accounts.webhook_receiver import WebhookReceiver
 
@@ -24,29 +23,29 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: int, app_id: str, **options) -> None:
         found: list[str] = []
+        receiver: WebhookReceiver | None = None
 
-        def secret() -> str | None:
+        def secrets() -> list[str]:
+            """The app's secret; by default every app that notifies this receiver (the demo
+            shop's and the demo mall's)."""
             if found:
-                return found[0]
+                return found
             try:
                 apps = (
                     MerchantApp.objects.filter(app_id=app_id)
                     if app_id
-                    else MerchantApp.objects.filter(merchant__name=DEMO_MERCHANT)
+                    else MerchantApp.objects.filter(notify_url=receiver.url if receiver else "")
                 )
-                app = apps.order_by("id").first()
+                found.extend(app.secret for app in apps.order_by("id"))
             finally:
                 connection.close()  # this runs in a request thread: leave no connection behind
-            if app is None:
-                return None
-            found.append(app.secret)
-            return app.secret
+            return found
 
         done = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: done.set())
-        receiver = WebhookReceiver(secret=secret, out=self.stdout, host=host, port=port).start()
-        whose = f"app {app_id}" if app_id else f"the demo app ({DEMO_MERCHANT})"
+        receiver = WebhookReceiver(secret=secrets, out=self.stdout, host=host, port=port).start()
+        whose = f"app {app_id}" if app_id else "the apps that notify it (the demo shop's and mall's)"
         self.stdout.write(f"Webhook receiver on {receiver.url}, verifying with the secret of {whose}.")
         self.stdout.flush()
         try:
