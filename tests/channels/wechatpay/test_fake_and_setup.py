@@ -95,4 +95,4 @@ def test_the_demo_merchant_follows_a_restarted_fake(merchant, settings):
             assert WechatPayChannel().pay(mc=mc, order=order).state == ChannelState.PENDING
         finally:
             fake.stop()
-    assert context["notes"][-1].startswith("channels: wechatpay")
+    assert "wechatpay (merchant channel" in context["notes"][-1]
