@@ -19,9 +19,8 @@ ORDER_NUMBER = r"^[A-Za-z0-9_\-.:]{1,64}$"
 
 
 class ChannelField(serializers.CharField):
-    """The name of a registered channel plugin. docs/api.md names channels (alipay,
-    wechatpay, quickpay) that have no plugin yet: they are 422 channel_unavailable until one
-    registers."""
+    """The name of a registered channel plugin. docs/api.md names a channel (quickpay) that
+    has no plugin yet: it is 422 channel_unavailable until one registers."""
 
     def __init__(self, **kwargs: object) -> None:
         kwargs.setdefault("max_length", 32)

@@ -19,7 +19,7 @@ def error(response):
 @pytest.mark.parametrize(
     "channel",
     [{}, {"channel": "internal"}, {"channel": "balance"}, {"channel": "alipay"}, {"channel": None}],
-    ids=["no channel", "internal", "balance", "unknown", "null"],
+    ids=["no channel", "internal", "balance", "not activated", "null"],
 )
 def test_no_recharge_mints_money(api, merchant, wallet_of, channel):
     """Without a channel that confirms the money, no app request credits an account: not the
