@@ -5,9 +5,7 @@ takes its new ids and platform key (demo data only; a real merchant channel's ke
 the operator)."""
 
 import json
-import time
 
-import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
@@ -15,11 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from channels.choices import MerchantChannelStatus
+from channels.demo import post_when_up
 from channels.models import MerchantChannel
 from channels.services import merchant_channel_activate
 from paycenter.demo import register
-
-WAIT_SECONDS = 30
 
 
 @register(order=17, name="alipay")
@@ -72,16 +69,5 @@ def _register_waiting(url: str, private_pem: str, notes: list) -> dict | None:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        try:
-            reply = requests.post(
-                f"{url}/dev/apps", json={"name": "Demo Shop", "public_key": public_pem}, timeout=5
-            )
-            reply.raise_for_status()
-            return reply.json()
-        except requests.RequestException as exc:
-            if time.monotonic() > deadline:
-                notes.append(f"alipay channel not activated ({exc}); is the fake running at {url}?")
-                return None
-            time.sleep(1)
+    body = {"name": "Demo Shop", "public_key": public_pem}
+    return post_when_up(f"{url}/dev/apps", body, what="alipay channel", notes=notes)

@@ -84,3 +84,19 @@ def _follow(mc: MerchantChannel, url: str) -> bool:
     # Demo data only: the platform is the one the channel was activated with, on a new port.
     MerchantChannel.objects.filter(pk=mc.pk).update(params={**mc.params, "base_url": url})
     return True
+
+
+def post_when_up(url: str, body: dict, *, what: str, notes: list, wait_seconds: int = 30) -> dict | None:
+    """POST to a fake platform that `make run` starts beside the web server, giving it
+    `wait_seconds` to come up; its JSON answer, or None (and a note) when it never does."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            reply = requests.post(url, json=body, timeout=5)
+            reply.raise_for_status()
+            return reply.json()
+        except requests.RequestException as exc:
+            if time.monotonic() > deadline:
+                notes.append(f"{what} not activated ({exc}); is the fake running at {url}?")
+                return None
+            time.sleep(1)

@@ -5,9 +5,7 @@ platform key (demo data only; a real merchant channel's keys come from the opera
 
 import json
 import secrets
-import time
 
-import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
@@ -15,11 +13,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from channels.choices import MerchantChannelStatus
+from channels.demo import post_when_up
 from channels.models import MerchantChannel
 from channels.services import merchant_channel_activate
 from paycenter.demo import register
 
-WAIT_SECONDS = 30
 DEMO_MCHID, DEMO_APPID = "1900000101", "wxd678efh567hg6787"
 
 
@@ -83,14 +81,4 @@ def _register_waiting(url: str, values: dict, notes: list) -> dict | None:
         "merchant_public_key": public_pem,
         "apiv3_key": values["apiv3_key"],
     }
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        try:
-            reply = requests.post(f"{url}/fake/merchants", json=body, timeout=5)
-            reply.raise_for_status()
-            return reply.json()
-        except requests.RequestException as exc:
-            if time.monotonic() > deadline:
-                notes.append(f"wechatpay channel not activated ({exc}); is the fake running at {url}?")
-                return None
-            time.sleep(1)
+    return post_when_up(f"{url}/fake/merchants", body, what="wechatpay channel", notes=notes)

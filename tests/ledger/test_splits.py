@@ -8,18 +8,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accounts.choices import AccountKind
-from accounts.models import Account
 from accounts.services import merchant_create, merchant_transition
 from channels.services import merchant_channel_activate
 from ledger.errors import RefundExceedsPayment, RefundNeedsSplit, SplitNotFound
 from ledger.models import TransactionDetail
 from ledger.services.collect import PaymentRequest, Split
-from ledger.services.journal import account_apply_pending
 from ledger.services.payment_create import payment_create
 from ledger.services.refunds import refund_create
 from ledger.services.splits import split_refund_parts
 from paycenter.errors import InvalidRequest
 from tests.ledger.conftest import assert_ledger_clean
+from tests.ledger.conftest import settled_balance as _balance
 
 NOW = datetime(2026, 12, 4, 12, tzinfo=UTC)
 
@@ -48,15 +47,6 @@ def test_refunds_in_any_parts_reverse_the_split_exactly(case):
         before += amount
     a, u, c = detail.amount_minor, detail.subsidy_minor, detail.commission_minor
     assert totals == [a + u - c, c, u]
-
-
-def _balance(merchant=None, *, kind=AccountKind.MERCHANT_SETTLEMENT) -> int:
-    account = Account.objects.filter(kind=kind, merchant=merchant, customer__isnull=True).first()
-    if account is None:
-        return 0
-    account_apply_pending(account_id=account.pk)
-    account.refresh_from_db()
-    return account.total_minor
 
 
 @pytest.fixture

@@ -7,23 +7,13 @@ import pytest
 from django.utils import timezone
 
 from accounts.choices import AccountKind
-from accounts.models import Account
 from ledger.models import Transaction
-from ledger.services.journal import account_apply_pending
 from orders.models import Order, Stock, StockReservation
 from orders.services.lifecycle import orders_close_expired
 from tests.ledger.conftest import assert_ledger_clean
+from tests.ledger.conftest import settled_balance as _balance
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the payment's events reach orders after commit
-
-
-def _balance(merchant=None, *, kind=AccountKind.MERCHANT_SETTLEMENT) -> int:
-    account = Account.objects.filter(kind=kind, merchant=merchant, customer__isnull=True).first()
-    if account is None:
-        return 0
-    account_apply_pending(account_id=account.pk)
-    account.refresh_from_db()
-    return account.total_minor
 
 
 def _place(api, items, **fields):
