@@ -125,7 +125,8 @@ def test_a_channels_amount_range_is_kept(api, alice, balance_channel):
 def test_a_nonce_it_used_is_a_replay_and_a_request_is_counted_once(api, alice, settings):
     settings.PAYCENTER_RATE_LIMITS = {
         **settings.PAYCENTER_RATE_LIMITS,
-        "payment_create": {"app": "3/60", "ip": "1000/60"},
+        # A day's window: a fixed window's boundary falling inside the test would reset it.
+        "payment_create": {"app": "3/86400", "ip": "1000/86400"},
     }
     assert api.post(PATH, body(alice), nonce="nonce-0001", idempotency_key="k1").status_code == 201
     replay = api.post(PATH, body(alice), nonce="nonce-0001", idempotency_key="k1")
@@ -172,7 +173,10 @@ def test_one_key_sent_by_20_threads_at_once_pays_once_and_every_answer_is_the_sa
 
 
 def test_an_address_past_its_failed_signatures_is_refused_and_its_nonce_kept(api, alice, settings):
-    settings.PAYCENTER_RATE_LIMITS = {**settings.PAYCENTER_RATE_LIMITS, "failed_signature": {"ip": "2/60"}}
+    settings.PAYCENTER_RATE_LIMITS = {
+        **settings.PAYCENTER_RATE_LIMITS,
+        "failed_signature": {"ip": "2/86400"},
+    }  # no window boundary inside
     caches["ratelimit"].delete_pattern("rl:failed_signature:*")  # other tests' failures
     forger = SignedClient(app_id=api.app_id, secret="not-the-secret", client=api.client)
     assert [forger.post(PATH, body(alice)).status_code for _ in range(2)] == [401, 401]
