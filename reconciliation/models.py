@@ -44,7 +44,9 @@ class ReconBatch(ConcurrentTransitionMixin, models.Model):
         verbose_name_plural = "reconciliation batches"
         permissions = [("import_statement", "Can import channel statements and match them")]
         constraints = [
-            models.UniqueConstraint(fields=["merchant_channel", "statement_date"], name="recon_batch_unique_day"),
+            models.UniqueConstraint(
+                fields=["merchant_channel", "statement_date"], name="recon_batch_unique_day"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -101,7 +103,9 @@ class StatementLine(models.Model):
             models.UniqueConstraint(
                 fields=["channel", "line_type", "channel_serial"], name="statement_line_unique_serial"
             ),
-            models.CheckConstraint(condition=Q(amount_minor__gte=0), name="statement_line_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(amount_minor__gte=0), name="statement_line_amount_not_negative"
+            ),
         ]
         indexes = [
             models.Index(fields=["serial"], name="statement_line_serial_idx"),
@@ -143,7 +147,9 @@ class Discrepancy(models.Model):
         constraints = [
             # Matching again finds the same differences: one row each.
             models.UniqueConstraint(
-                fields=["batch", "kind", "line"], condition=Q(line__isnull=False), name="discrepancy_unique_line"
+                fields=["batch", "kind", "line"],
+                condition=Q(line__isnull=False),
+                name="discrepancy_unique_line",
             ),
             models.UniqueConstraint(
                 fields=["batch", "kind", "transaction"],
