@@ -9,21 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import BinaryIO
 
-from paycenter.errors import PaycenterError
 from paycenter.money import InvalidAmount, InvalidCurrency, parse_minor
 from reconciliation.choices import LineType
+from reconciliation.errors import StatementInvalid
 
 SUCCEEDED = "succeeded"
-
-
-class StatementInvalid(PaycenterError):
-    code = "statement_invalid"
-    status = 422
-    default_message = "The statement cannot be read."
-
-    def __init__(self, message: str | None = None, *, errors: list["RowError"] | None = None) -> None:
-        super().__init__(message)
-        self.errors = errors or []
 
 
 @dataclass(frozen=True)
