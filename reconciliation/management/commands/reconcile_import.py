@@ -72,6 +72,6 @@ class Command(BaseCommand):
                 "batch_id": batch.pk,
                 "lines": summary["lines"]["count"],
                 "matched": summary["matched"]["count"],
-                "discrepancies": {kind: count for kind, count in classes.items() if count},
+                "discrepancies": classes,
             }
             self.stdout.write(json.dumps(result))
