@@ -25,7 +25,7 @@ class MerchantChannel(ConcurrentTransitionMixin, models.Model):
     min_amount_minor = models.BigIntegerField(default=1)
     max_amount_minor = models.BigIntegerField(null=True, blank=True)
     fee_rate_bps = models.PositiveIntegerField(
-        default=0, help_text="the contracted channel fee, in basis points (60 = 0.60 %); reconciliation checks it"
+        default=0, help_text="contracted channel fee, basis points (60 = 0.60 %)"
     )
     consecutive_failures = models.PositiveIntegerField(default=0)
     unhealthy_until = models.DateTimeField(null=True, blank=True)

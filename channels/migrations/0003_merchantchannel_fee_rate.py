@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='merchantchannel',
             name='fee_rate_bps',
-            field=models.PositiveIntegerField(default=0, help_text='the contracted channel fee, in basis points (60 = 0.60 %); reconciliation checks it'),
+            field=models.PositiveIntegerField(default=0, help_text='contracted channel fee, basis points (60 = 0.60 %)'),
         ),
     ]
