@@ -136,3 +136,60 @@ def test_unreadable_rows_refuse_the_file_unless_skipped(mc, merchant):
     assert batch.import_errors == [
         {"row": 3, "column": "amount", "message": "'1.2.3' is not a decimal amount."}
     ]
+
+
+def _of_channel(mc, channel: str):
+    mc.channel = channel
+    mc.save(update_fields=["channel"])
+    return mc
+
+
+def _payment_and_refund(mc, merchant, at):
+    payment = Transaction.objects.create(
+        serial="PAYW1", kind="payment", status="partially_refunded", merchant=merchant, channel=mc.channel,
+        channel_trade_no="4200001", amount_minor=10000, paid_minor=10000, refunded_minor=2500, currency="CNY",
+        merchant_channel=mc, created_at=at, finished_at=at,
+    )  # fmt: skip
+    refund = Transaction.objects.create(
+        serial="RFDW1", kind="refund", status="succeeded", merchant=merchant, channel=mc.channel,
+        channel_trade_no="5030001", amount_minor=2500, currency="CNY", merchant_channel=mc, refund_of=payment,
+        created_at=at, finished_at=at + timedelta(hours=1),
+    )  # fmt: skip
+    return payment, refund
+
+
+def test_a_wechat_pay_bill_balances_in_beijing_time(mc, merchant):
+    from tests.reconciliation.builders import wechat_bill
+
+    _of_channel(mc, "wechatpay")
+    # 00:30 Beijing on the 1st is still the 30th in UTC: the bill's day is Beijing's
+    _payment_and_refund(mc, merchant, DAY_START - timedelta(hours=7, minutes=30))
+    data = wechat_bill(
+        [{"at": "2026-12-01 00:30:00", "transaction_id": "4200001", "out_trade_no": "PAYW1", "fen": 10000}],
+        [{"at": "2026-12-01 01:30:00", "transaction_id": "4200001", "out_trade_no": "PAYW1",
+          "refund_id": "5030001", "out_refund_no": "RFDW1", "fen": 2500}],
+    )  # fmt: skip
+    batch = _import_and_match(mc, data, format="wechatpay")
+    assert batch.state == "balanced", batch.summary
+    assert batch.summary["statement"]["fee_minor"] == 60 - 15
+    assert batch.summary["lines"]["fee_minor"] == {"CNY": 45}
+
+
+def test_an_alipay_zip_bill_matches_refunds_by_request_number(mc, merchant):
+    from tests.reconciliation.builders import alipay_detail, alipay_zip
+
+    _of_channel(mc, "alipay")
+    _, refund = _payment_and_refund(mc, merchant, DAY_START - timedelta(hours=7))
+    Transaction.objects.filter(pk=refund.pk).update(
+        channel_trade_no="RFDW1"
+    )  # Alipay's refund number is ours
+    detail = alipay_detail(
+        [{"trade_no": "4200001", "out_trade_no": "PAYW1", "fen": 10000, "at": "2026-12-01 01:00:00"}],
+        [{"trade_no": "4200001", "out_trade_no": "PAYW1", "fen": 2500, "request_no": "RFDW1",
+          "at": "2026-12-01 02:00:00"}],
+    )  # fmt: skip
+    batch = _import_and_match(mc, alipay_zip(detail), format="alipay")
+    assert batch.state == "balanced", batch.summary
+    assert batch.summary["statement"] == {
+        "payments_count": 1, "payments_minor": 10000, "refunds_count": 1, "refunds_minor": 2500,
+    }  # fmt: skip
