@@ -24,6 +24,9 @@ class MerchantChannel(ConcurrentTransitionMixin, models.Model):
     priority = models.IntegerField(default=100, help_text="routing: lower goes first")
     min_amount_minor = models.BigIntegerField(default=1)
     max_amount_minor = models.BigIntegerField(null=True, blank=True)
+    fee_rate_bps = models.PositiveIntegerField(
+        default=0, help_text="contracted channel fee, basis points (60 = 0.60 %)"
+    )
     consecutive_failures = models.PositiveIntegerField(default=0)
     unhealthy_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()

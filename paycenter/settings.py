@@ -243,6 +243,11 @@ CELERY_TIMEZONE = "UTC"
 LEDGER_APPLY_AT_ONCE = env_bool("LEDGER_APPLY_AT_ONCE", not REDIS_URL)
 # An order not paid within this long is closed and its stock and coupons released.
 ORDER_PAYMENT_TIMEOUT_SECONDS = int(os.environ.get("ORDER_PAYMENT_TIMEOUT_SECONDS", "1800"))
+# Reconciliation: how far (minor units) a channel's fee may differ from the contracted rate
+# before it is a discrepancy. Amounts themselves must match exactly.
+RECON_FEE_TOLERANCE_MINOR = int(os.environ.get("RECON_FEE_TOLERANCE_MINOR", "1"))
+# Statement lines stored per transaction: an import killed halfway keeps whole chunks.
+RECON_IMPORT_CHUNK_ROWS = int(os.environ.get("RECON_IMPORT_CHUNK_ROWS", "2000"))
 OUTBOX_LEASE_SECONDS = int(os.environ.get("OUTBOX_LEASE_SECONDS", "120"))
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "paycenter.tasks.outbox_sweep_task", "schedule": 15.0},

@@ -7,7 +7,11 @@ from django.contrib.auth.models import Group, Permission
 
 # Granted by later migrations than the one that made the groups.
 LATER_GRANTS = {"finance": ["ledger.post_adjustment"]}
-GRANTING_MIGRATIONS = ("orders.migrations.0002_roles", "coupons.migrations.0002_roles")
+GRANTING_MIGRATIONS = (
+    "orders.migrations.0002_roles",
+    "coupons.migrations.0002_roles",
+    "reconciliation.migrations.0002_roles",
+)
 
 
 def role(name: str) -> Group:
