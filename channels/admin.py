@@ -31,7 +31,7 @@ class MerchantChannelForm(forms.ModelForm):
 
     class Meta:
         model = MerchantChannel
-        fields = ["merchant", "channel", "priority", "min_amount_minor", "max_amount_minor"]
+        fields = ["merchant", "channel", "priority", "min_amount_minor", "max_amount_minor", "fee_rate_bps"]
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -72,6 +72,7 @@ class MerchantChannelAdmin(admin.ModelAdmin):
             "priority": obj.priority,
             "min_amount_minor": obj.min_amount_minor,
             "max_amount_minor": obj.max_amount_minor,
+            "fee_rate_bps": obj.fee_rate_bps,
         }
         if change:
             services.merchant_channel_update(mc_id=obj.pk, **limits, actor=actor, now=now)

@@ -77,10 +77,12 @@ def merchant_channel_add(
     max_amount_minor: int | None,
     actor: str,
     now: datetime,
+    fee_rate_bps: int = 0,
 ) -> MerchantChannel:
     """A pending channel for the merchant; `merchant_channel_activate` opens it."""
     registry.plugin_for(channel)
     _limits_check(min_amount_minor=min_amount_minor, max_amount_minor=max_amount_minor)
+    _fee_check(fee_rate_bps)
     if MerchantChannel.objects.filter(merchant_id=merchant_id, channel=channel).exists():
         raise InvalidRequest(f"The merchant already has channel {channel!r}.", field="channel")
     mc = MerchantChannel.objects.create(
@@ -90,6 +92,7 @@ def merchant_channel_add(
         priority=priority,
         min_amount_minor=min_amount_minor,
         max_amount_minor=max_amount_minor,
+        fee_rate_bps=fee_rate_bps,
         created_at=now,
     )
     audit_record(
@@ -111,15 +114,21 @@ def merchant_channel_update(
     max_amount_minor: int | None,
     actor: str,
     now: datetime,
+    fee_rate_bps: int | None = None,
 ) -> MerchantChannel:
-    """Routing settings: priority and the amount range; audited when anything changes."""
+    """Routing settings (priority, the amount range) and the contracted fee rate that
+    reconciliation checks the channel's fees against; audited when anything changes."""
     _limits_check(min_amount_minor=min_amount_minor, max_amount_minor=max_amount_minor)
     mc = MerchantChannel.objects.select_for_update().get(pk=mc_id)
+    if fee_rate_bps is None:
+        fee_rate_bps = mc.fee_rate_bps
+    _fee_check(fee_rate_bps)
     changes = {}
     for field, value in (
         ("priority", priority),
         ("min_amount_minor", min_amount_minor),
         ("max_amount_minor", max_amount_minor),
+        ("fee_rate_bps", fee_rate_bps),
     ):
         if getattr(mc, field) != value:
             changes[field] = {"from": getattr(mc, field), "to": value}
@@ -128,6 +137,11 @@ def merchant_channel_update(
         mc.save(update_fields=list(changes))
         audit_record(actor=actor, action="channel.update", target=mc, now=now, data=changes)
     return mc
+
+
+def _fee_check(fee_rate_bps: int) -> None:
+    if not 0 <= fee_rate_bps <= 10_000:
+        raise InvalidRequest("A fee rate is 0 to 10000 basis points.", field="fee_rate_bps")
 
 
 def _limits_check(*, min_amount_minor: int, max_amount_minor: int | None) -> None:
