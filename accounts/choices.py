@@ -15,6 +15,7 @@ class AccountKind(models.TextChoices):
     CHANNEL_CLEARING = "channel_clearing"
     COUPON_SUBSIDY = "coupon_subsidy"
     PLATFORM_FUNDING = "platform_funding"
+    CHANNEL_FEES = "channel_fees"  # what the channels kept of the merchants' money
 
 
 class AccountStatus(models.TextChoices):

@@ -242,17 +242,19 @@ PLATFORM_KINDS = {
     AccountKind.CHANNEL_CLEARING,
     AccountKind.PLATFORM_FUNDING,
     AccountKind.COUPON_SUBSIDY,
+    AccountKind.CHANNEL_FEES,
 }
 OVERDRAWN_PLATFORM_KINDS = {
     AccountKind.CHANNEL_CLEARING,
     AccountKind.PLATFORM_FUNDING,
     AccountKind.COUPON_SUBSIDY,
+    AccountKind.CHANNEL_FEES,  # a day of refunds can give back more fees than it took
 }
 
 
 def platform_account_get_or_open(*, kind: str, currency: str, now: datetime) -> Account:
-    """The platform's own account of a kind (clearing, revenue, funding, coupon subsidy),
-    opened on first use. The coupon subsidy account goes negative by what the platform's
+    """The platform's own account of a kind (clearing, revenue, funding, coupon subsidy,
+    channel fees), opened on first use. The coupon subsidy account goes negative by what the platform's
     coupons have cost it, as funding does by what the platform has put in."""
     if kind not in PLATFORM_KINDS:
         raise InvalidRequest(f"{kind} is not a platform account kind.")

@@ -37,6 +37,10 @@ class MerchantChannelForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "channel" in self.fields:
             self.fields["channel"].choices = [(name, name) for name in registry.names()]
+        self.fields["fee_rate_bps"].required = False  # no contracted fee: 0
+
+    def clean_fee_rate_bps(self) -> int:
+        return self.cleaned_data.get("fee_rate_bps") or 0
 
 
 @admin.register(MerchantChannel)

@@ -9,6 +9,7 @@ class TransactionKind(models.TextChoices):
     TRANSFER = "transfer"
     SETTLEMENT = "settlement"
     ADJUSTMENT = "adjustment"
+    FEE = "fee"  # what a channel kept, as its statement says (reconciliation)
 
 
 # The serial prefix of each kind: a serial says what it is at a glance.
@@ -20,6 +21,7 @@ SERIAL_PREFIX = {
     TransactionKind.TRANSFER: "TRF",
     TransactionKind.SETTLEMENT: "STL",
     TransactionKind.ADJUSTMENT: "ADJ",
+    TransactionKind.FEE: "FEE",
 }
 
 

@@ -24,7 +24,7 @@ from paycenter.money import format_minor
 from reconciliation.choices import StatementFormat
 from reconciliation.errors import StatementInvalid
 from reconciliation.models import Discrepancy, ReconBatch, StatementLine
-from reconciliation.services import batch_match, statement_import
+from reconciliation.services import batch_fees_post, batch_match, statement_import
 from reconciliation.services.imports import statement_check
 
 IMPORT_PERMISSION = "reconciliation.import_statement"
@@ -69,7 +69,7 @@ class ReconBatchAdmin(ReadOnlyAdmin):
     date_hierarchy = "statement_date"
     readonly_fields = ["summary_table", "import_errors", "statement_totals"]
     exclude = ["summary"]
-    actions = ["match_again"]
+    actions = ["match_again", "post_fees"]
     change_list_template = "admin/reconciliation/reconbatch/change_list.html"
 
     @admin.display(description="lines")
@@ -96,6 +96,16 @@ class ReconBatchAdmin(ReadOnlyAdmin):
             except PaycenterError as error:
                 self.message_user(request, f"{batch}: {error.message}", messages.ERROR)
         self.message_user(request, "Matched again.", messages.SUCCESS)
+
+    @admin.action(description="Post the channel fees of matched lines", permissions=["import"])
+    def post_fees(self, request: HttpRequest, queryset) -> None:
+        posted = 0
+        for batch in queryset:
+            try:
+                posted += batch_fees_post(batch_id=batch.pk, now=timezone.now())
+            except PaycenterError as error:
+                self.message_user(request, f"{batch}: {error.message}", messages.ERROR)
+        self.message_user(request, f"Fees of {posted} line(s) posted.", messages.SUCCESS)
 
     def has_import_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(IMPORT_PERMISSION)

@@ -96,6 +96,10 @@ class StatementLine(models.Model):
     transaction = models.ForeignKey(
         Transaction, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # Set once its fee is in the journal (reconciliation.services.fees): never posted twice.
+    fee_posting = models.ForeignKey(
+        Transaction, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
 
     class Meta:
         ordering = ["batch", "row_number"]
