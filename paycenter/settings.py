@@ -262,6 +262,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ledger.tasks.ledger_verify_task",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Channels publish the previous day's statement in the morning (Beijing time).
+    "reconcile-yesterday": {
+        "task": "reconciliation.tasks.reconcile_yesterday_task",
+        "schedule": crontab(hour=3, minute=0),
+    },
 }
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")

@@ -7,7 +7,7 @@ with the platform's public key, never with ours (R21, docs/requirements.md).
 import base64
 import json
 import time
-from datetime import datetime
+from datetime import date, datetime
 
 import requests
 from cryptography.exceptions import InvalidSignature
@@ -110,6 +110,12 @@ class SandboxChannel(ChannelPlugin):
         return params, {"private_key": private_pem}
 
     def _request(self, mc: MerchantChannel, method: str, path: str, body: dict | None = None) -> dict:
+        return self._exchange(mc, method, path, body)[0]
+
+    def _exchange(
+        self, mc: MerchantChannel, method: str, path: str, body: dict | None = None, *, raw: bool = False
+    ) -> tuple[dict, bytes]:
+        """The platform's verified answer: (its JSON, or {} when `raw`; its bytes)."""
         payload = json.dumps(body).encode() if body is not None else b""
         timestamp = str(int(time.time()))
         message = "\n".join([method, path, timestamp]).encode() + b"\n" + payload
@@ -143,15 +149,15 @@ class SandboxChannel(ChannelPlugin):
                 response.headers.get("X-Sandbox-Timestamp", "").encode() + b"\n" + response.content,
                 response.headers.get("X-Sandbox-Signature", ""),
             )
-            data = response.json() if response.content else {}
+            data = response.json() if response.content and not (raw and response.status_code < 400) else {}
         except (VerificationFailed, ValueError) as exc:
             # Not the platform's word (a proxy's error page, a forgery): what happened there
             # is unknown, and only a query may tell.
             raise ChannelTimeout(f"unverifiable answer (HTTP {response.status_code}): {exc}") from exc
-        gateway.record(status=response.status_code, response=data)
+        gateway.record(status=response.status_code, response=data or {"bytes": len(response.content)})
         if response.status_code >= 400:
             raise ChannelError(data.get("code", f"HTTP_{response.status_code}"), data.get("message", ""))
-        return data
+        return data, response.content
 
     def _payment(self, data: dict, *, method: str = "") -> ChannelPayment:
         currency = data.get("currency", "CNY")
@@ -248,6 +254,10 @@ class SandboxChannel(ChannelPlugin):
             refund_no=data.get("refund_no"),
             amount_minor=_minor(data.get("amount"), currency),
         )
+
+    def download_statement(self, *, mc: MerchantChannel, day: date) -> bytes:
+        """The day's statement CSV (docs/sandbox.md), signed like every answer."""
+        return self._exchange(mc, "GET", f"/v1/statements/{day:%Y-%m-%d}", raw=True)[1]
 
     def parse_notification(self, *, mc: MerchantChannel, headers: dict, body: bytes) -> ChannelEvent:
         timestamp = headers.get("X-Sandbox-Timestamp", "")
