@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+import requests
 from django.db.models import F
 from django.utils import timezone
 
@@ -111,3 +112,22 @@ def _count_health(mc: MerchantChannel, *, ok: bool) -> None:
         unhealthy_until=timezone.now() + UNHEALTHY_FOR
     )
     logger.warning("channel %s of merchant %s failed (%s)", mc.channel, mc.merchant_id, "health counted")
+
+
+def http_request(
+    method: str, url: str, *, timeout: float | tuple[float, float], **kwargs: object
+) -> requests.Response:
+    """A plugin's HTTP request to its platform. What failed decides what may be done next:
+    a connection refused (or a bad URL) took nothing, so another channel may be tried
+    (ChannelUnreachable); anything after the request may have left — a read timeout, a
+    connection cut — may have taken the order, so only a query may tell (ChannelTimeout)."""
+    try:
+        return requests.request(method, url, timeout=timeout, **kwargs)
+    except (requests.ConnectTimeout, requests.exceptions.InvalidURL) as exc:
+        raise ChannelUnreachable(str(exc)) from exc
+    except requests.ConnectionError as exc:
+        if "refused" in str(exc).lower() or "NewConnectionError" in repr(exc):
+            raise ChannelUnreachable(str(exc)) from exc
+        raise ChannelTimeout(str(exc)) from exc
+    except requests.Timeout as exc:
+        raise ChannelTimeout(str(exc)) from exc

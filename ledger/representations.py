@@ -7,7 +7,8 @@ from paycenter.money import format_minor
 PAID = {TransactionStatus.SUCCEEDED, TransactionStatus.PARTIALLY_REFUNDED, TransactionStatus.REFUNDED}
 
 
-def _time(value: object) -> str | None:
+def api_time(value: object) -> str | None:
+    """A time as the API writes it: ISO 8601 in UTC with a Z."""
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
@@ -22,8 +23,8 @@ def _collected(txn: Transaction) -> dict:
         "action": txn.action or {"type": "none"},
         "metadata": {k: v for k, v in txn.metadata.items() if k != "failure_reason"},
         "failure_reason": txn.metadata.get("failure_reason"),
-        "expires_at": _time(txn.expires_at),
-        "paid_at": _time(txn.finished_at) if txn.status in PAID else None,
+        "expires_at": api_time(txn.expires_at),
+        "paid_at": api_time(txn.finished_at) if txn.status in PAID else None,
     }
 
 
@@ -39,7 +40,7 @@ def payment_data(txn: Transaction) -> dict:
         if txn.captured_minor is None
         else format_minor(txn.captured_minor, txn.currency),
         "subject": txn.memo,
-        "created_at": _time(txn.created_at),
+        "created_at": api_time(txn.created_at),
         **_collected(txn),
     }
 
@@ -54,8 +55,8 @@ def refund_data(txn: Transaction) -> dict:
         "status": txn.status,
         "reason": txn.memo,
         "channel_refund_no": txn.channel_trade_no,
-        "created_at": _time(txn.created_at),
-        "finished_at": _time(txn.finished_at),
+        "created_at": api_time(txn.created_at),
+        "finished_at": api_time(txn.finished_at),
     }
 
 
@@ -70,8 +71,8 @@ def transaction_data(txn: Transaction) -> dict:
         "status": txn.status,
         "amount": format_minor(txn.amount_minor, txn.currency),
         "currency": txn.currency,
-        "created_at": _time(txn.created_at),
-        "finished_at": _time(txn.finished_at),
+        "created_at": api_time(txn.created_at),
+        "finished_at": api_time(txn.finished_at),
     }
     if txn.kind == TransactionKind.WITHDRAWAL:
         data.update(account_id=txn.payer_account_id, destination=txn.destination)

@@ -1,11 +1,8 @@
 """How orders look to apps: the API's responses and the `data` of order webhooks."""
 
+from ledger.representations import api_time
 from orders.models import Order
 from paycenter.money import format_minor
-
-
-def _time(value: object) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def order_data(order: Order) -> dict:
@@ -49,9 +46,9 @@ def order_data(order: Order) -> dict:
             }
             for sub in order.sub_orders.all()
         ],
-        "created_at": _time(order.created_at),
-        "expires_at": _time(order.expires_at),
-        "paid_at": _time(order.paid_at),
+        "created_at": api_time(order.created_at),
+        "expires_at": api_time(order.expires_at),
+        "paid_at": api_time(order.paid_at),
     }
 
 

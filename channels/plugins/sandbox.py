@@ -126,23 +126,13 @@ class SandboxChannel(ChannelPlugin):
             "X-Sandbox-Signature": _sign(json.loads(mc.secrets)["private_key"], message),
         }
         gateway.record(request={"method": method, "path": path, "body": body or {}})
-        try:
-            response = requests.request(
-                method,
-                mc.params["base_url"] + path,
-                data=payload or None,
-                headers=headers,
-                timeout=self._timeout(),
-            )
-        except (requests.ConnectTimeout, requests.exceptions.InvalidURL) as exc:
-            raise ChannelUnreachable(str(exc)) from exc
-        except requests.ConnectionError as exc:
-            # Refused before anything was sent, or cut after: only the first is certain.
-            if "refused" in str(exc).lower() or "NewConnectionError" in repr(exc):
-                raise ChannelUnreachable(str(exc)) from exc
-            raise ChannelTimeout(str(exc)) from exc
-        except requests.Timeout as exc:
-            raise ChannelTimeout(str(exc)) from exc
+        response = gateway.http_request(
+            method,
+            mc.params["base_url"] + path,
+            data=payload or None,
+            headers=headers,
+            timeout=self._timeout(),
+        )
         try:
             _verify(
                 mc.params["platform_public_key"],

@@ -50,15 +50,12 @@ def metadata_check(value: object) -> dict:
     return value
 
 
-class PaymentInput(JsonInput):
-    out_trade_no = serializers.RegexField(ORDER_NUMBER, max_length=64)
-    amount = AmountField()
-    currency = CurrencyField()
-    subject = serializers.CharField(max_length=255)
+class PayerInput(JsonInput):
+    """How a payment is paid: what a payment's body and an order's payment body share."""
+
     channel = ChannelField(required=False, allow_null=True, default=None)
     method = serializers.ChoiceField(choices=Method.choices, required=False, allow_null=True, default=None)
     payer_account_id = serializers.IntegerField(required=False, allow_null=True, default=None)
-    capture = serializers.BooleanField(default=True)
     expire_seconds = serializers.IntegerField(min_value=60, max_value=7 * 24 * 3600, default=900)
     metadata = serializers.DictField(default=dict)
 
@@ -66,10 +63,6 @@ class PaymentInput(JsonInput):
         return metadata_check(value)
 
     def validate(self, data: dict) -> dict:
-        for unsupported in ("splits", "agreement_id"):
-            if self.initial_data.get(unsupported) not in (None, [], ""):
-                # Silently ignoring them would take money the app meant to split.
-                raise NotSupported(f"{unsupported} is not supported yet.", field=unsupported)
         if data["channel"] == "balance" or data["method"] == Method.BALANCE:
             data["channel"], data["method"] = "balance", Method.BALANCE
             if data["payer_account_id"] is None:
@@ -77,6 +70,21 @@ class PaymentInput(JsonInput):
                     {"payer_account_id": "Balance payments need the payer's account."}
                 )
         return data
+
+
+class PaymentInput(PayerInput):
+    out_trade_no = serializers.RegexField(ORDER_NUMBER, max_length=64)
+    amount = AmountField()
+    currency = CurrencyField()
+    subject = serializers.CharField(max_length=255)
+    capture = serializers.BooleanField(default=True)
+
+    def validate(self, data: dict) -> dict:
+        for unsupported in ("splits", "agreement_id"):
+            if self.initial_data.get(unsupported) not in (None, [], ""):
+                # Silently ignoring them would take money the app meant to split.
+                raise NotSupported(f"{unsupported} is not supported yet.", field=unsupported)
+        return super().validate(data)
 
 
 class CaptureInput(JsonInput):

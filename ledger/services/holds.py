@@ -90,7 +90,11 @@ def hold_confirm(
         reason=reason,
         legs=[
             Leg(account=hold.account, direction=Direction.DEBIT, amount_minor=amount, hold=hold),
-            Leg(account=credit_account, direction=Direction.CREDIT, amount_minor=credit_minor or amount),
+            Leg(
+                account=credit_account,
+                direction=Direction.CREDIT,
+                amount_minor=amount if credit_minor is None else credit_minor,
+            ),
             *also,
         ],
         now=now,

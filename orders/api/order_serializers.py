@@ -1,7 +1,6 @@
 from rest_framework import serializers
 
-from channels.choices import Method
-from ledger.api.payment_serializers import ChannelField, metadata_check
+from ledger.api.payment_serializers import PayerInput, metadata_check
 from orders.choices import SplitBy
 from paycenter.api.fields import AmountField
 from paycenter.api.inputs import JsonInput
@@ -36,37 +35,15 @@ class OrderInput(OrderPreviewInput):
         return metadata_check(value)
 
 
-class OrderPayInput(JsonInput):
+class OrderPayInput(PayerInput):
     """A payment's body without amount and out_trade_no: the order has them."""
 
     subject = serializers.CharField(max_length=255, required=False, default="")
-    channel = ChannelField(required=False, allow_null=True, default=None)
-    method = serializers.ChoiceField(choices=Method.choices, required=False, allow_null=True, default=None)
-    payer_account_id = serializers.IntegerField(required=False, allow_null=True, default=None)
-    expire_seconds = serializers.IntegerField(min_value=60, max_value=7 * 24 * 3600, default=900)
-    metadata = serializers.DictField(default=dict)
-
-    def validate_metadata(self, value: object) -> dict:
-        return metadata_check(value)
-
-    def validate(self, data: dict) -> dict:
-        if data["channel"] == "balance" or data["method"] == Method.BALANCE:
-            data["channel"], data["method"] = "balance", Method.BALANCE
-            if data["payer_account_id"] is None:
-                raise serializers.ValidationError(
-                    {"payer_account_id": "Balance payments need the payer's account."}
-                )
-        return data
-
-
-class RefundLineInput(JsonInput):
-    sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField(min_value=1, max_value=10_000)
 
 
 class OrderRefundInput(JsonInput):
     sub_order_id = serializers.CharField(max_length=48)
-    lines = serializers.ListField(child=RefundLineInput(), required=False, default=None, max_length=50)
+    lines = serializers.ListField(child=ItemInput(), required=False, default=None, max_length=50)
     amount = AmountField(required=False, default=None)
     reason = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
 

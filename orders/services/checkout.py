@@ -123,6 +123,7 @@ def _order_write(
         expires_at=now + order_timeout(),
         created_at=now,
     )
+    reservations = []
     for number, group in enumerate(cart.groups, start=1):
         sub_order = SubOrder.objects.create(
             order=order,
@@ -136,8 +137,8 @@ def _order_write(
             payable_minor=group.payable_minor,
             commission_minor=group.commission_minor,
         )
-        for line in group.lines:
-            row = OrderLine.objects.create(
+        rows = OrderLine.objects.bulk_create(
+            OrderLine(
                 sub_order=sub_order,
                 product_id=line.sku.product_id,
                 sku=line.sku,
@@ -148,7 +149,10 @@ def _order_write(
                 platform_discount_minor=line.platform_discount_minor,
                 payable_minor=line.amount_minor - line.discount_minor,
             )
-            StockReservation.objects.create(
+            for line in group.lines
+        )
+        reservations += [
+            StockReservation(
                 order=order,
                 line=row,
                 stock=line.stock,
@@ -156,4 +160,7 @@ def _order_write(
                 expires_at=order.expires_at,
                 created_at=now,
             )
+            for row, line in zip(rows, group.lines, strict=True)
+        ]
+    StockReservation.objects.bulk_create(reservations)
     return order

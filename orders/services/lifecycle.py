@@ -123,7 +123,8 @@ def _give_up(*, order_id: int, target: str, now: datetime) -> Order:
     ):
         return order  # paid, or being paid, meanwhile: the payment's event decides
     for item in [order, *SubOrder.objects.select_for_update().filter(order=order).order_by("id")]:
-        item.cancel() if target == OS.CANCELLED else item.close()
+        give_up = item.cancel if target == OS.CANCELLED else item.close
+        give_up()
         if isinstance(item, Order):
             item.finished_at = now
         item.save()
@@ -138,12 +139,14 @@ def _give_up(*, order_id: int, target: str, now: datetime) -> Order:
 @transaction.atomic(durable=True)
 def sub_order_fulfil(*, sub_order_id: int, actor: str, now: datetime) -> SubOrder:
     """The goods left the warehouse; the order follows once all its paid sub-orders have."""
+    # The lock order of every order service: the order, then its sub-orders.
+    order_id = SubOrder.objects.values_list("order_id", flat=True).get(pk=sub_order_id)
+    order = Order.objects.select_for_update().get(pk=order_id)
     sub = SubOrder.objects.select_for_update().get(pk=sub_order_id)
     if sub.status != OS.PAID:
         raise OrderState(f"A {sub.status} sub-order cannot be marked fulfilled.")
     sub.fulfil()
     sub.save()
-    order = Order.objects.select_for_update().get(pk=sub.order_id)
     waiting = SubOrder.objects.filter(order=order, status=OS.PAID).exists()
     if order.status == OS.PAID and not waiting:
         order.fulfil()

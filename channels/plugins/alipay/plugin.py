@@ -25,7 +25,6 @@ from channels.base import (
     ChannelPlugin,
     ChannelRefund,
     ChannelTimeout,
-    ChannelUnreachable,
     Parameter,
     PaymentOrder,
     VerificationFailed,
@@ -141,22 +140,13 @@ class AlipayChannel(ChannelPlugin):
         """One gateway call; the answer's node, verified. Refusals raise ChannelError(sub_code)."""
         params = self._signed_params(mc, method, biz, **extra)
         gateway.record(request={"method": method, "biz_content": biz})
-        try:
-            response = requests.post(
-                mc.params["gateway_url"],
-                params={"charset": "utf-8"},
-                data=params,
-                timeout=self._timeout(),
-            )
-        except (requests.ConnectTimeout, requests.exceptions.InvalidURL) as exc:
-            raise ChannelUnreachable(str(exc)) from exc
-        except requests.ConnectionError as exc:
-            # Refused before anything was sent, or cut after: only the first is certain.
-            if "refused" in str(exc).lower() or "NewConnectionError" in repr(exc):
-                raise ChannelUnreachable(str(exc)) from exc
-            raise ChannelTimeout(str(exc)) from exc
-        except requests.Timeout as exc:
-            raise ChannelTimeout(str(exc)) from exc
+        response = gateway.http_request(
+            "POST",
+            mc.params["gateway_url"],
+            params={"charset": "utf-8"},
+            data=params,
+            timeout=self._timeout(),
+        )
         try:
             text = response.content.decode("utf-8")
             node, node_text = response_node(text, method.replace(".", "_") + "_response")

@@ -22,7 +22,6 @@ from channels.base import (
     ChannelPlugin,
     ChannelRefund,
     ChannelTimeout,
-    ChannelUnreachable,
     Parameter,
     PaymentOrder,
     Reply,
@@ -142,19 +141,9 @@ class WechatPayChannel(ChannelPlugin):
         }
         gateway.record(request={"method": method, "path": path, "body": body or {}})
         url = path if path.startswith("http") else mc.params["base_url"] + path
-        try:
-            return requests.request(
-                method, url, data=payload or None, headers=headers, timeout=self._timeout()
-            )
-        except (requests.ConnectTimeout, requests.exceptions.InvalidURL) as exc:
-            raise ChannelUnreachable(str(exc)) from exc
-        except requests.ConnectionError as exc:
-            # Refused before anything was sent, or cut after: only the first is certain.
-            if "refused" in str(exc).lower() or "NewConnectionError" in repr(exc):
-                raise ChannelUnreachable(str(exc)) from exc
-            raise ChannelTimeout(str(exc)) from exc
-        except requests.Timeout as exc:
-            raise ChannelTimeout(str(exc)) from exc
+        return gateway.http_request(
+            method, url, data=payload or None, headers=headers, timeout=self._timeout()
+        )
 
     def _request(self, mc: MerchantChannel, method: str, path: str, body: dict | None = None) -> dict:
         response = self._send(mc, method, path, body)
