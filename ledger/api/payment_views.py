@@ -31,6 +31,7 @@ from ledger.errors import (
 from ledger.models import Transaction
 from ledger.representations import payment_data, refund_data
 from ledger.selectors import transaction_for_merchant
+from ledger.services.channel_calls import channel_options
 from ledger.services.collect import PaymentRequest
 from ledger.services.payment_create import payment_create
 from ledger.services.payment_query import payment_close, payment_query
@@ -176,7 +177,7 @@ class RefundCreateApi(AppApi):
             amount_minor=to_minor(data["amount"], payment.currency, field="amount"),
             reason=data["reason"],
             out_refund_no=data["out_refund_no"],
-            options=(data["metadata"] or {}).get(payment.channel) or {},
+            options=channel_options(data["metadata"], payment.channel),
             idempotency_key=request.idempotency_key,
             now=timezone.now(),
         )

@@ -24,3 +24,13 @@ def channel_of(txn: Transaction) -> tuple[ChannelPlugin, MerchantChannel]:
 
 def notify_url(mc_id: int, channel: str) -> str:
     return f"{settings.PAYCENTER_PUBLIC_URL}/notify/{channel}/{mc_id}"
+
+
+def channel_options(metadata: dict | None, channel: str) -> dict:
+    """What an app asks of a channel: `metadata.sandbox` (the behaviour every local fake reads
+    the same way, docs/sandbox.md — so a routed payment's behaviour holds whichever channel
+    takes it) under what it gives under the channel's own name (e.g. a WeChat payer's
+    `openid`), the latter winning."""
+    metadata = metadata or {}
+    parts = [metadata.get("sandbox"), metadata.get(channel)]
+    return {k: v for part in parts if isinstance(part, dict) for k, v in part.items()}

@@ -11,7 +11,7 @@ from channels.choices import ChannelState
 from channels.services import Route
 from ledger.choices import TransactionStatus
 from ledger.models import Transaction
-from ledger.services.channel_calls import next_query_at, notify_url
+from ledger.services.channel_calls import channel_options, next_query_at, notify_url
 from ledger.services.payment_apply import payment_apply, payment_fail
 from ledger.services.splits import Split
 
@@ -82,7 +82,7 @@ def _call_pay(txn: Transaction, candidate: Route, request: PaymentRequest) -> Ch
         capture=request.capture,
         notify_url=notify_url(candidate.mc.pk, candidate.mc.channel),
         expire_seconds=request.expire_seconds,
-        options=request.metadata.get(candidate.mc.channel) or {},
+        options=channel_options(request.metadata, candidate.mc.channel),
     )
     return gateway.call(
         mc=candidate.mc,

@@ -8,9 +8,11 @@ from django.utils import timezone
 
 from channels.models import ChannelRequestLog, MerchantChannel
 from channels.services import merchant_channel_activate, route
+from ledger.models import Transaction
 from tests.channels.alipay.conftest import alipay_app, alipay_channel, fake_alipay, register_app  # noqa: F401
 from tests.channels.test_routing import dead_url
 from tests.channels.wechatpay.conftest import live_notify, wechatpay, wechatpay_channel  # noqa: F401
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,3 +67,16 @@ def test_a_payment_fails_over_from_an_unreachable_platform_to_the_next(api, merc
         ("alipay", "unreachable"),
         ("wechatpay", "ok"),
     ]
+
+
+def test_metadata_sandbox_steers_whichever_fake_takes_a_routed_payment(api, merchant, platforms):
+    body = {
+        "out_trade_no": "route-steered",
+        "amount": "6.00",
+        "subject": "Tea",
+        "method": "native",
+        "metadata": {"sandbox": {"outcome": "succeed", "delay_ms": 50}},
+    }
+    created = api.post("/api/v1/payments", body).json()
+    assert created["channel"] == "alipay", created
+    wait_for(lambda: Transaction.objects.get(serial=created["id"]).status == "succeeded", timeout=15)
